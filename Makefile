@@ -1,0 +1,34 @@
+# Two commands: `make demo` runs the CTI layer against the built-in PBX simulator,
+# `make test` runs the whole suite. Both set up what they need on a fresh Debian machine.
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+# System packages the suite needs; installed with apt only when missing.
+TEST_APT  :=
+DEMO_APT  :=
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@python3 -m venv $(VENV) 2>/dev/null || { scripts/apt-ensure python3-venv && python3 -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)
+	@scripts/apt-ensure $(DEMO_APT)
+	$(VENV)/bin/cti demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	@scripts/apt-ensure $(TEST_APT)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/ami_ingest.py
+	$(PY) bench/agi_sessions.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,165 @@
+"""AMI messages and the pure AMI frame parser.
+
+``parse(buffer) -> (messages, rest)`` turns bytes into immutable :class:`AmiMessage` objects; it does
+no I/O, so it is tested and benchmarked on its own (the shape of wazo-amid's parser).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+log = logging.getLogger(__name__)
+
+EOL = b"\r\n"
+SEPARATOR = b"\r\n\r\n"
+# A frame larger than this is garbage (a real Asterisk message is a few KB); it is dropped, not kept.
+MAX_FRAME_BYTES = 256 * 1024
+
+
+class AmiMessage(Mapping[str, str]):
+    """One AMI response or event: immutable, header names case-insensitive.
+
+    Repeated headers (``ChanVariable``) keep every value; ``msg[key]`` returns the first,
+    ``msg.getall(key)`` all of them. ``msg.timestamp`` is the ``Timestamp`` header as a float (epoch
+    seconds) or ``None``.
+    """
+
+    __slots__ = ("_fields", "_index", "_timestamp")
+
+    def __init__(self, fields: tuple[tuple[str, str], ...] | list[tuple[str, str]]):
+        fields = tuple(fields)
+        index: dict[str, str] = {}
+        for key, value in fields:
+            index.setdefault(key.lower(), value)
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_timestamp", False)
+
+    @classmethod
+    def of(cls, **headers: str) -> AmiMessage:
+        return cls(tuple((k, str(v)) for k, v in headers.items()))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("AmiMessage is immutable")
+
+    def __getitem__(self, key: str) -> str:
+        return self._index[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set()
+        for key, _ in self._fields:
+            if key.lower() not in seen:
+                seen.add(key.lower())
+                yield key
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getattr__(self, name: str) -> str:
+        # panoramisk's Action reads resp.response, resp.event, resp.message...: '' when absent.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._index.get(name.lower(), "")
+
+    def __eq__(self, other):
+        return isinstance(other, AmiMessage) and self._fields == other._fields
+
+    def __hash__(self):
+        return hash(self._fields)
+
+    def getall(self, key: str) -> list[str]:
+        key = key.lower()
+        return [v for k, v in self._fields if k.lower() == key]
+
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        return self._fields
+
+    @property
+    def name(self) -> str:
+        """The event name, or '' for a response."""
+        return self._index.get("event", "")
+
+    @property
+    def is_event(self) -> bool:
+        return "event" in self._index
+
+    @property
+    def is_response(self) -> bool:
+        return "response" in self._index
+
+    @property
+    def id(self) -> str | None:
+        return self._index.get("actionid")
+
+    action_id = id
+
+    @property
+    def success(self) -> bool:
+        return self.is_event or self._index.get("response") in ("Success", "Follows", "Goodbye")
+
+    @property
+    def timestamp(self) -> float | None:
+        ts = self._timestamp
+        if ts is False:
+            raw = self._index.get("timestamp")
+            try:
+                ts = float(raw) if raw else None
+            except ValueError:
+                ts = None
+            object.__setattr__(self, "_timestamp", ts)
+        return ts
+
+    @property
+    def time(self) -> datetime | None:
+        ts = self.timestamp
+        return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+    def __repr__(self) -> str:
+        return "<AmiMessage %s>" % " ".join(f"{k}={v!r}" for k, v in self._fields[:4])
+
+
+def parse_frame(frame: bytes) -> AmiMessage | None:
+    """One frame (without its blank line) to a message; ``None`` when it holds no header at all."""
+    text = frame.decode("utf-8", "replace")
+    fields = []
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if sep:
+            fields.append((key, value))
+        elif line.endswith(":"):
+            fields.append((line[:-1], ""))  # Asterisk sends 'AccountCode: ' with an empty value
+        elif line:
+            log.warning("AMI line without a colon ignored: %.80r", line)
+    if not fields:
+        return None
+    return AmiMessage(fields)
+
+
+def parse(buffer: bytes) -> tuple[list[AmiMessage], bytes]:
+    """Split ``buffer`` into complete messages and the unfinished rest.
+
+    The ``Asterisk Call Manager/x.y`` banner line and empty frames are skipped; a frame that never
+    ends within :data:`MAX_FRAME_BYTES` is discarded with a log line so memory stays bounded.
+    """
+    messages: list[AmiMessage] = []
+    frames = buffer.split(SEPARATOR)
+    rest = frames.pop()
+    for frame in frames:
+        if frame.startswith(b"Asterisk Call Manager/"):
+            _banner, _, frame = frame.partition(EOL)
+        frame = frame.strip(b"\r\n")
+        if not frame:
+            continue
+        message = parse_frame(frame)
+        if message is not None:
+            messages.append(message)
+    if len(rest) > MAX_FRAME_BYTES:
+        log.error("AMI frame over %d bytes without an end: %d bytes dropped", MAX_FRAME_BYTES, len(rest))
+        rest = b""
+    return messages, rest
