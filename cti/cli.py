@@ -1,0 +1,105 @@
+"""The `cti` command: run, demo, check-config, simulate-pbx, agi-script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from cti import logs
+from cti.settings import ConfigError, load_settings
+
+
+def _run_until_signal(main) -> int:
+    """Run ``main(stop_event)`` until it returns or SIGINT/SIGTERM asks for a clean stop."""
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await main(stop)
+
+    return asyncio.run(runner())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"settings OK: AMI {settings.ami.host}:{settings.ami.port}, "
+          f"FastAGI {settings.agi.bind}:{settings.agi.port}, data in {settings.data_dir}")
+    return 0
+
+
+def _settings_or_exit(path: str | None):
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cti.app import run
+
+    settings = _settings_or_exit(args.config)
+    logs.setup(settings.log.level)
+    return _run_until_signal(lambda stop: run(settings, stop))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cti.demo import demo
+
+    settings = _settings_or_exit(args.config)
+    logs.setup("WARNING" if not args.verbose else settings.log.level)
+    return _run_until_signal(lambda stop: demo(settings, stop, speed=args.speed, seed=args.seed))
+
+
+def cmd_agi_script(args: argparse.Namespace) -> int:
+    from cti.agi.script import run_script
+
+    return run_script(args.name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cti", description="CTI layer of the 12345 hotline on Asterisk")
+    parser.add_argument("--config", help="settings file (default: $CTI_CONFIG or config/cti.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="connect to Asterisk (AMI) and serve FastAGI")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run the layer against the built-in PBX simulator")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument("--seed", type=int, default=12345, help="traffic seed (same seed, same calls)")
+    p.add_argument("--verbose", action="store_true", help="show the layer's log lines")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check-config", help="validate the settings and exit non-zero on error")
+    p.add_argument("path", nargs="?", help="settings file to check")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("agi-script", help="run an AGI handler over stdin/stdout (classic AGI)")
+    p.add_argument("name", help="handler name, as in agi://host/<name>")
+    p.set_defaults(func=cmd_agi_script)
+
+    try:
+        from cti.simulator.cli import add_parser as add_simulator
+    except ImportError:  # the simulator is optional in a production install
+        add_simulator = None
+    if add_simulator is not None:
+        add_simulator(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""Settings: ``config/cti.yaml``, overridden by ``CTI_<SECTION>_<KEY>`` environment variables.
+
+Validated once at start; a wrong type, an unknown key or an unusable path stops the start with a
+message naming the key. ``cti check-config`` runs the same validation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = Path("config/cti.yaml")
+ENV_PREFIX = "CTI_"
+ENV_CONFIG = "CTI_CONFIG"  # path of the settings file itself
+
+
+class ConfigError(Exception):
+    """The settings cannot be used; the message names each bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class AmiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = "cti"
+    secret: str = Field("cti-secret", min_length=1)
+    action_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0)
+    ping_interval: float = Field(10.0, gt=0)
+    reconnect_min: float = Field(0.5, gt=0)
+    reconnect_max: float = Field(30.0, gt=0)
+
+
+class AgiSettings(_Section):
+    bind: str = "127.0.0.1"
+    port: int = Field(4573, ge=0, le=65535)
+    allow: list[str] = ["127.0.0.1"]
+    command_timeout: float = Field(30.0, gt=0)
+    shutdown_grace: float = Field(10.0, ge=0)
+
+    @field_validator("allow", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/cti.db"
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MonitorSettings(_Section):
+    summary_interval: float = Field(5.0, gt=0)
+    service_level_seconds: float = Field(15.0, gt=0)
+
+
+class Settings(_Section):
+    data_dir: Path = Path("var")
+    ami: AmiSettings = AmiSettings()
+    agi: AgiSettings = AgiSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    log: LogSettings = LogSettings()
+    monitor: MonitorSettings = MonitorSettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _writable_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        probe = value if value.exists() else value.parent
+        while not probe.exists():
+            probe = probe.parent
+        if not os.access(probe, os.W_OK):
+            raise ValueError(f"{value} is not writable")
+        return value
+
+
+def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str], list[str]]:
+    """Map CTI_SECTION_KEY variables onto the settings tree; return (values, sources, unknown names)."""
+    values: dict[str, Any] = {}
+    sources: dict[tuple[str, ...], str] = {}
+    known: dict[str, tuple[str, ...]] = {}
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for key in annotation.model_fields:
+                known[f"{ENV_PREFIX}{name}_{key}".upper()] = (name, key)
+        else:
+            known[f"{ENV_PREFIX}{name}".upper()] = (name,)
+    unknown = []
+    for var, raw in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG:
+            continue
+        path = known.get(var)
+        if path is None:
+            unknown.append(var)
+            continue
+        sources[path] = var
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = raw
+    return values, sources, unknown
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read, merge and validate the settings; raise :class:`ConfigError` listing every problem."""
+    environ = dict(os.environ if environ is None else environ)
+    explicit = path is not None or ENV_CONFIG in environ
+    path = Path(path or environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded or {}
+    elif explicit:
+        raise ConfigError(f"{path}: settings file not found")
+    overrides, sources, unknown = _env_overrides(environ)
+    problems = [f"{var}: unknown setting (no such key in {path})" for var in sorted(unknown)]
+    try:
+        settings = Settings.model_validate(_merge(data, overrides))
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            key = ".".join(loc)
+            where = f" (from {sources[loc]})" if loc in sources else ""
+            got = f", got {err['input']!r}" if err["type"] != "extra_forbidden" else ""
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{key}{where}: {message}{got}")
+        settings = None
+    if problems:
+        raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems))
+    return settings
