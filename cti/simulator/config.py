@@ -1,0 +1,85 @@
+"""Configuration of the simulated PBX: queues, agents, departments, prompts, listeners.
+
+The defaults reproduce the recorded Asterisk 22 lab (``etc/queues.conf``, ``etc/features.conf`` and
+the dialplan of ``etc/extensions.conf``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Duration = float | Callable[[], float]
+
+
+def sample(value: Duration) -> float:
+    return float(value() if callable(value) else value)
+
+
+@dataclass
+class QueueConfig:
+    name: str
+    members: list[str]                      # agent extensions, e.g. ["6001", "6002"]
+    strategy: str = "rrmemory"
+    servicelevel: int = 15
+    timeout: int = 15                       # member ring timeout (seconds)
+    retry: int = 5
+    wrapuptime: int = 0
+
+
+@dataclass
+class AgentTiming:
+    """How an agent behaves: the fixture's DB(agent/delay/6XXX) and DB(agent/talk/6XXX)."""
+    ring_delay: Duration = 2.0              # seconds of ringing before answering
+    talk_time: Duration = 5.0               # seconds of talk after answering (Wait(talk))
+    wrapup: Duration = 0.0                  # after-call work, unavailable to the queue
+
+
+@dataclass
+class DepartmentTiming:
+    """A department hotline (context ``departments``): rings, answers, talks."""
+    answer_delay: Duration = 3.0
+    talk_time: Duration = 30.0
+    no_answer_rate: float = 0.0             # probability the department never answers
+
+
+@dataclass
+class SimConfig:
+    host: str = "127.0.0.1"
+    ami_port: int = 5038                    # 0 picks a free port
+    username: str = "cti"
+    secret: str = "cti-secret"
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    agi_script: str = "ivr"
+    agi_connect_timeout: float = 2.0        # real seconds
+    speed: float = 1.0
+    start_epoch: float | None = None        # simulated clock start (None: now)
+    queue_log: str | None = None            # path of the queue_log file
+    seed: int | None = None
+    queues: list[QueueConfig] = field(default_factory=lambda: [
+        QueueConfig("public", ["6001", "6002"], timeout=20, retry=1),
+        QueueConfig("enterprise", ["6101"], timeout=12, retry=1),
+    ])
+    agents: dict[str, AgentTiming] = field(default_factory=dict)
+    default_agent: AgentTiming = field(default_factory=AgentTiming)
+    departments: dict[str, DepartmentTiming] = field(default_factory=dict)
+    default_department: DepartmentTiming = field(default_factory=DepartmentTiming)
+    # prompt name -> seconds; unknown prompts last default_prompt seconds
+    prompts: dict[str, float] = field(default_factory=lambda: {"hello-world": 1.4, "beep": 0.25})
+    default_prompt: float = 2.0
+    # features.conf
+    atxfer: str = "*2"
+    blindxfer: str = "#1"
+    atxfer_abort: str = "*1"
+    atxfer_complete: str = "*2"
+    atxfer_threeway: str = "*3"
+    transfer_digit_timeout: float = 3.0
+    atxfer_noanswer_timeout: float = 15.0
+    # one-key transfer: BlindTransfer/Redirect into this context dials Local/<exten>@departments
+    transfer_context: str = "cti-transfer"
+    transfer_dial_timeout: float = 15.0
+    transfer_fallback_queue: str = "public"
+    queue_timeout: int = 60                 # Queue(${CTIQUEUE},tT,,,60)
+    rng: random.Random = field(default_factory=random.Random)
