@@ -401,6 +401,19 @@ class QueueApp:
         if q.call is not None:
             q.call.ended.set()
 
+    def pause(self, interface: str, paused: bool, reason: str = "") -> None:
+        """QueuePause on every queue the interface is a member of."""
+        now = int(self.pbx.clock.now())
+        for queue in self.pbx.queues.values():
+            m = queue.member(interface)
+            if m is None or m.paused == paused:
+                continue
+            m.paused, m.paused_reason = paused, reason if paused else ""
+            if paused:
+                m.last_pause = now
+            self.member_status(queue, m, "QueueMemberPause")
+            self.notify(queue)
+
     def complete(self, e: QueueEntry) -> int:
         """app_queue's update_queue(): counters, talk time average, the member's CallsTaken."""
         now = self.pbx.clock.now()

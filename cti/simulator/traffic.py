@@ -1,0 +1,152 @@
+"""Traffic generator: Poisson arrivals over a daily rate profile, callers with keys and patience.
+
+Seeded: the same seed gives the same arrivals, keys, patience and agent behaviour. Each caller is a
+small script on the ``;1`` half of its Local pair: it listens for the IVR menu, presses its key (or
+nothing), then waits in the queue until answered or out of patience.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .pbx import mask
+
+if TYPE_CHECKING:
+    from .pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+# Share of a day's calls in each hour (a government hotline: 8:00-18:00 busy, a lunch dip, quiet nights)
+HOURLY_PROFILE = [0.4, 0.25, 0.2, 0.2, 0.25, 0.5, 1.2, 3.0, 7.5, 9.5, 9.8, 8.0,
+                  5.5, 7.0, 9.0, 9.2, 8.5, 6.5, 3.5, 2.6, 2.2, 1.8, 1.2, 0.7]
+
+
+@dataclass
+class TrafficProfile:
+    calls_per_day: float = 7300.0
+    hourly: list[float] = field(default_factory=lambda: list(HOURLY_PROFILE))
+    keys: dict[str, float] = field(default_factory=lambda: {"1": 0.70, "2": 0.12, "9": 0.05, "": 0.13})
+    key_delay: tuple[float, float] = (0.5, 3.0)       # seconds after the menu starts
+    patience_mean: float = 75.0                        # exponential abandon time once queued
+    patience_min: float = 3.0
+    exten: str = "12345"
+    pause_every: float = 3600.0                        # mean seconds between an agent's breaks (0: none)
+    pause_length: tuple[float, float] = (120.0, 600.0)
+    rate_factor: float = 1.0                           # scale the whole profile (load tests)
+
+    def rate(self, epoch: float) -> float:
+        """Arrivals per second at this simulated time (local time of day)."""
+        import time as _time
+        hour = _time.localtime(epoch).tm_hour
+        total = sum(self.hourly) or 1.0
+        return self.calls_per_day * self.rate_factor * self.hourly[hour] / total / 3600.0
+
+
+class TrafficCaller:
+    def __init__(self, key: str, key_delay: float, patience: float) -> None:
+        self.key, self.key_delay, self.patience = key, key_delay, patience
+
+    async def run(self, pbx: Pbx, one) -> None:
+        call = one.call
+        pbx.newexten(one, "Wait", "traffic", 1)
+        try:
+            if self.key and await self._until(pbx, one, call.prompted, 30.0) is not False:
+                if call.prompted.is_set() and await pbx.wait(one, self.key_delay):
+                    pbx.newexten(one, "SendDTMF", self.key, 2)
+                    await pbx.send_dtmf(one, self.key)
+            if not await self._alive(one):
+                return pbx.destroy(one)
+            joined = await self._until(pbx, one, call.joined, 600.0)
+            if joined is None:
+                return pbx.destroy(one)
+            if joined:
+                answered = await self._until(pbx, one, call.connected, self.patience)
+                if answered is None:
+                    return pbx.destroy(one)
+                if not answered:
+                    pbx.newexten(one, "Hangup", "", 3)
+                    return pbx.destroy(one)
+            await pbx.wait(one, 86400.0)
+            pbx.destroy(one)
+        except asyncio.CancelledError:
+            raise
+
+    async def _alive(self, one) -> bool:
+        return not (one.gone or one.hangup_requested.is_set())
+
+    async def _until(self, pbx: Pbx, one, event: asyncio.Event, seconds: float) -> bool | None:
+        """True when ``event`` fired, False after ``seconds``, None when the channel is hung up."""
+        if event.is_set():
+            return True
+        waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(one.hangup_requested.wait())]
+        try:
+            done, _ = await asyncio.wait(waiters, timeout=pbx.clock.real(seconds),
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        if one.hangup_requested.is_set() or one.gone:
+            return None
+        return event.is_set()
+
+
+class TrafficGenerator:
+    def __init__(self, pbx: Pbx, profile: TrafficProfile, seed: int | None = None) -> None:
+        self.pbx, self.profile = pbx, profile
+        self.rng = random.Random(seed)
+        self._tasks: list[asyncio.Task] = []
+        self._seq = 0
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._arrivals()))
+        if self.profile.pause_every > 0:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._breaks()))
+
+    def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        self._tasks.clear()
+
+    def _caller(self) -> TrafficCaller:
+        p, rng = self.profile, self.rng
+        keys, weights = zip(*p.keys.items(), strict=True)
+        key = rng.choices(keys, weights)[0]
+        return TrafficCaller(key, rng.uniform(*p.key_delay),
+                             max(p.patience_min, rng.expovariate(1.0 / p.patience_mean)))
+
+    def _number(self) -> str:
+        return "1" + self.rng.choice("3578") + "".join(self.rng.choice("0123456789") for _ in range(9))
+
+    async def _arrivals(self) -> None:
+        pbx = self.pbx
+        while True:
+            rate = self.profile.rate(pbx.clock.now())
+            if rate <= 0:
+                await pbx.clock.sleep(60)
+                continue
+            gap = self.rng.expovariate(rate)
+            if gap > 600:  # the rate may change within a long gap: re-draw at the next step
+                await pbx.clock.sleep(600)
+                continue
+            await pbx.clock.sleep(gap)
+            number = self._number()
+            self._seq += 1
+            log.debug("traffic call %d from %s", self._seq, mask(number))
+            pbx.dialplan.place_call(self._caller(), number, "Citizen", self.profile.exten)
+
+    async def _breaks(self) -> None:
+        """Agents take breaks: QueuePause on all their queues, then back."""
+        pbx, p = self.pbx, self.profile
+        members = sorted({m.interface for q in pbx.queues.values() for m in q.members})
+        if not members:
+            return
+        while True:
+            await pbx.clock.sleep(self.rng.expovariate(len(members) / p.pause_every))
+            iface = self.rng.choice(members)
+            length = self.rng.uniform(*p.pause_length)
+            pbx.queue_app.pause(iface, True, "break")
+            pbx.clock.call_later(length, pbx.queue_app.pause, iface, False, "")
