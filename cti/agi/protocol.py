@@ -210,7 +210,7 @@ def parse_env_line(line: str) -> tuple[str, str]:
     """``agi_callerid: 13800000001`` -> ``("agi_callerid", "13800000001")``; the value keeps its text."""
     key, colon, value = line.partition(":")
     key = key.strip()
-    if not colon or not key or any(ch.isspace() for ch in key):
+    if not colon or not key or len(key.split()) != 1:
         raise ProtocolError(f"not an environment line: {line[:80]!r}")
     return key, value[1:] if value.startswith(" ") else value
 

@@ -65,6 +65,7 @@ class AgiServer:
         shutdown_grace: float = 10.0,
         env_timeout: float = 10.0,
         fail_open_timeout: float = FAIL_OPEN_TIMEOUT,
+        backlog: int = 1024,
     ):
         if registry is None:
             from cti.agi.builtin import default_registry
@@ -78,6 +79,8 @@ class AgiServer:
         self.shutdown_grace = shutdown_grace
         self.env_timeout = env_timeout
         self.fail_open_timeout = fail_open_timeout
+        # Asterisk opens many connections at once after a burst of calls; asyncio's default (100) drops SYNs.
+        self.backlog = backlog
         self.stats = AgiStats()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -93,7 +96,7 @@ class AgiServer:
     async def start(self) -> None:
         self._closing = False
         self._server = await asyncio.start_server(
-            self._on_connect, self.host, self._requested_port, limit=MAX_LINE_BYTES
+            self._on_connect, self.host, self._requested_port, limit=MAX_LINE_BYTES, backlog=self.backlog
         )
         log.info("agi server listening on %s:%d allow=%s", self.host, self.port, [str(n) for n in self.allow])
 
