@@ -28,6 +28,7 @@ class RingAttempt:
     def __init__(self, entry: QueueEntry, member: Member, a1: Channel, a2: Channel, start: float) -> None:
         self.entry, self.member, self.a1, self.a2, self.start = entry, member, a1, a2, start
         self.result: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.ring_for = 0.0            # the ring timeout app_queue reports as RingTime (ms)
 
     def settle(self, value: str) -> None:
         if not self.result.done():
@@ -132,6 +133,7 @@ class QueueApp:
                 continue
             ring_for = min(float(queue.timeout or 3600), e.deadline - now)
             att = self._ring(e, member)
+            att.ring_for = ring_for
             try:
                 await asyncio.wait_for(asyncio.shield(att.result), pbx.clock.real(ring_for))
             except TimeoutError:
@@ -218,7 +220,7 @@ class QueueApp:
 
     def _ring_noanswer(self, e: QueueEntry, att: RingAttempt, rejected: bool = False) -> None:
         pbx, q, queue = self.pbx, e.q, e.queue
-        ms = int((pbx.clock.now() - att.start) * 1000)
+        ms = int((pbx.clock.now() - att.start) * 1000) if rejected else int(round(att.ring_for)) * 1000
         pbx.emit("AgentRingNoAnswer", channel_fields(q) + channel_fields(att.a1, "Dest") + [
             ("Queue", queue.name), ("Interface", att.member.interface), ("MemberName", att.member.name),
             ("RingTime", str(ms))])
@@ -291,7 +293,7 @@ class QueueApp:
         q.hangup_handler = None
         att = e.attempt
         if att is not None:
-            ms = int((pbx.clock.now() - att.start) * 1000)
+            ms = int(round(att.ring_for)) * 1000  # app_queue reports the timeout it waited, in ms
             pbx.emit("AgentRingNoAnswer", channel_fields(q) + channel_fields(att.a1, "Dest") + [
                 ("Queue", queue.name), ("Interface", att.member.interface), ("MemberName", att.member.name),
                 ("RingTime", str(ms))])
