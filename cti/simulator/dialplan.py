@@ -214,8 +214,6 @@ class Dialplan:
         call = ch.call
         if call is not None and call.outcome is None:
             call.finish(outcome)
-        elif call is not None:
-            call.ended.set()
 
     def _ivr_hangup(self, two: Channel) -> None:
         self.pbx.destroy(two)

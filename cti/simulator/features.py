@@ -309,8 +309,6 @@ class Features:
                 ch.hangup_handler = None
                 pbx.destroy(ch, soft=ch is e.q)
         e.finished.set()
-        if e.q.call is not None:
-            e.q.call.ended.set()
 
     # -- blind transfer / one-key transfer --------------------------------------------------------------
     def blind_transfer(self, transferer: Channel, exten: str, context: str) -> str | None:

@@ -78,7 +78,8 @@ class InboundCall:
             if self.counted:
                 t = self.pbx.totals
                 setattr(t, outcome, getattr(t, outcome) + 1)
-        self.ended.set()
+        if self.caller.gone and self.pstn.gone:
+            self.ended.set()
 
 
 class Pbx:
@@ -271,6 +272,11 @@ class Pbx:
         ch.hangup_requested.set()
         self.channels.pop(ch.name, None)
         self.chan_event("Hangup", ch, [("Cause", str(ch.cause)), ("Cause-txt", CAUSE_TXT.get(ch.cause, "Unknown"))])
+        call = ch.call
+        if call is not None and call.caller.gone and call.pstn.gone:
+            if call.outcome is None:
+                call.finish("other")
+            call.ended.set()
 
     # -- bridges ------------------------------------------------------------------------------------
     def bridge_create(self) -> Bridge:

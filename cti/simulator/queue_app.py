@@ -400,8 +400,6 @@ class QueueApp:
         pbx.device_state(q.device, "NOT_INUSE")
         self.release_after_call(e)
         e.finished.set()
-        if q.call is not None:
-            q.call.ended.set()
 
     def pause(self, interface: str, paused: bool, reason: str = "") -> None:
         """QueuePause on every queue the interface is a member of."""

@@ -65,7 +65,10 @@ class Simulator:
             self._traffic = None
 
     def totals(self) -> dict[str, int]:
-        return self.pbx.totals.as_dict() if self.pbx else {}
+        """Outcome counts; ``active`` is the calls whose channels still exist (talking included)."""
+        if self.pbx is None:
+            return {}
+        return {**self.pbx.totals.as_dict(), "active": len(self.pbx.calls)}
 
     async def stop(self) -> None:
         self.stop_traffic()

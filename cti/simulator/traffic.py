@@ -78,11 +78,14 @@ class TrafficCaller:
     async def _alive(self, one) -> bool:
         return not (one.gone or one.hangup_requested.is_set())
 
-    async def _until(self, pbx: Pbx, one, event: asyncio.Event, seconds: float) -> bool | None:
-        """True when ``event`` fired, False after ``seconds``, None when the channel is hung up."""
-        if event.is_set():
+    async def _until(self, pbx: Pbx, one, event: asyncio.Event, seconds: float,
+                     also: asyncio.Event | None = None) -> bool | None:
+        """True when ``event`` (or ``also``) fired, False after ``seconds``, None when hung up."""
+        if event.is_set() or (also is not None and also.is_set()):
             return True
         waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(one.hangup_requested.wait())]
+        if also is not None:
+            waiters.append(asyncio.ensure_future(also.wait()))
         try:
             done, _ = await asyncio.wait(waiters, timeout=pbx.clock.real(seconds),
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -91,7 +94,7 @@ class TrafficCaller:
                 w.cancel()
         if one.hangup_requested.is_set() or one.gone:
             return None
-        return event.is_set()
+        return event.is_set() or (also is not None and also.is_set())
 
 
 class TrafficGenerator:
