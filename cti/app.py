@@ -1,13 +1,19 @@
-"""The CTI layer process: AMI session, FastAGI server and the live summary on one event bus."""
+"""The CTI layer process: AMI session, FastAGI server, HTTP server and the parts on one event bus.
+
+A *part* (the IVR flows, the queue monitor, tickets...) is built from the layer with
+``part = factory(layer)``; it may register AGI handlers on ``layer.registry`` and bus subscriptions
+in its constructor, and may have ``setup_web(app)``, ``async start()`` and ``async stop()``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from cti.agi.builtin import default_registry
-from cti.agi.server import FastAgiServer
+from cti import web
+from cti.agi import AgiServer, default_registry
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED, TOPIC_STATE, AmiClient
 from cti.bus import EventBus
 from cti.settings import Settings
@@ -15,55 +21,80 @@ from queue_monitor.summary import LiveSummary
 
 log = logging.getLogger(__name__)
 
+PartFactory = Callable[["Layer"], Any]
+
+
+def default_parts() -> list[PartFactory]:
+    """The parts `cti run` starts, in start order."""
+    return []
+
 
 class Layer:
     """Everything `cti run` starts; built from settings alone."""
 
-    def __init__(self, settings: Settings, bus: EventBus | None = None) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, bus: EventBus | None = None,
+                 parts: list[PartFactory] | None = None) -> None:
+        s = self.settings = settings
         self.bus = bus or EventBus()
-        self.summary = LiveSummary(service_level=settings.monitor.service_level_seconds)
+        self.summary = LiveSummary(service_level=s.monitor.service_level_seconds)
         self.bus.subscribe(TOPIC_EVENT, lambda _t, event: self.summary.on_event(event))
         self.bus.subscribe(TOPIC_RESYNCED, lambda _t, snap: self.summary.on_resync(snap.queue_status))
         self.bus.subscribe(TOPIC_STATE, lambda _t, state: log.info("AMI session %s %s", *state))
-        self.ami: AmiClient | None = None
-        self.agi: FastAgiServer | None = None
-
-    async def start(self) -> None:
-        s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        self.agi = FastAgiServer(
-            default_registry(), host=s.agi.bind, port=s.agi.port, allow=s.agi.allow,
-            command_timeout=s.agi.command_timeout,
-        )
-        await self.agi.start()
-        log.info("FastAGI listening on %s:%s", s.agi.bind, self.agi.port)
+        self.registry = default_registry()
         self.ami = AmiClient(
             self.bus, host=s.ami.host, port=s.ami.port, username=s.ami.username, secret=s.ami.secret,
             action_timeout=s.ami.action_timeout, connect_timeout=s.ami.connect_timeout,
             ping_interval=s.ami.ping_interval, reconnect_min=s.ami.reconnect_min,
             reconnect_max=s.ami.reconnect_max,
         )
+        self.agi = AgiServer(
+            self.registry, host=s.agi.bind, port=s.agi.port, allow=s.agi.allow,
+            command_timeout=s.agi.command_timeout, shutdown_grace=s.agi.shutdown_grace,
+        )
+        self.http_token = s.http.token or web.new_token()
+        self.http_port: int | None = None
+        self._http_runner = None
+        self.parts = [factory(self) for factory in (default_parts() if parts is None else parts)]
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        for part in self.parts:
+            if hasattr(part, "start"):
+                await part.start()
+        app = web.create_app(self.http_token, [p.setup_web for p in self.parts if hasattr(p, "setup_web")])
+        self._http_runner, self.http_port = await web.serve(app, s.http.bind, s.http.port)
+        log.info("HTTP API on http://%s:%s/", s.http.bind, self.http_port)
+        await self.agi.start()
+        log.info("FastAGI listening on %s:%s", s.agi.bind, self.agi.port)
         await self.ami.start(wait=False)  # reconnects in the background until Asterisk answers
 
     async def stop(self) -> None:
-        if self.agi is not None:
-            await self.agi.stop(self.settings.agi.shutdown_grace)
-        if self.ami is not None:
-            await self.ami.close()
+        await self.agi.stop(self.settings.agi.shutdown_grace)
+        await self.ami.close()
+        if self._http_runner is not None:
+            await self._http_runner.cleanup()
+        for part in reversed(self.parts):
+            if hasattr(part, "stop"):
+                await part.stop()
 
 
 async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print) -> int:
     """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds."""
     layer = Layer(settings)
     await layer.start()
+    if not settings.http.token:
+        print_line(f"HTTP token for this run: {layer.http_token}")
     try:
+        last = ""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), settings.monitor.summary_interval)
             except TimeoutError:
-                state = layer.ami.state if layer.ami else "-"
-                print_line(f"[AMI {state}] {layer.summary.line()}")
+                line = f"[AMI {layer.ami.state}] {layer.summary.line()}"
+                if line != last:
+                    print_line(line)
+                    last = line
     finally:
         await layer.stop()
     return 0

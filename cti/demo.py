@@ -47,6 +47,7 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
     settings = settings.model_copy(update={
         "ami": settings.ami.model_copy(update={"host": "127.0.0.1", "port": ami_port}),
         "agi": settings.agi.model_copy(update={"bind": "127.0.0.1", "port": agi_port}),
+        "http": settings.http.model_copy(update={"bind": "127.0.0.1"}),
     })
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cti.cli", "simulate-pbx", "--ami-port", str(ami_port),
@@ -60,11 +61,16 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         await layer.start()
         print_line(f"12345 demo: PBX simulator (12345-centre preset, speed x{speed:g}, seed {seed}) "
                    f"AMI 127.0.0.1:{ami_port}, FastAGI 127.0.0.1:{agi_port}, data in {data_dir}/")
-        print_line("live summary per queue every 2 s; Ctrl-C stops")
+        print_line(f"HTTP API: http://127.0.0.1:{layer.http_port}/?token={layer.http_token}")
+        print_line("live summary per queue when it changes; Ctrl-C stops")
+        last = ""
         while not stop.is_set() and sim.returncode is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2.0)
-            print_line(f"[AMI {layer.ami.state}] {layer.summary.line()}")
+                await asyncio.wait_for(stop.wait(), 1.0)
+            line = f"[AMI {layer.ami.state}] {layer.summary.line()}"
+            if line != last:
+                print_line(line)
+                last = line
     finally:
         await layer.stop()
         if sim.returncode is None:

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from cti.settings_base import Section
+from cti.tickets.settings import TicketsSettings
+from ivr_flows.settings import FlowsSettings
+from queue_monitor.settings import MonitorSettings
 
 DEFAULT_CONFIG = Path("config/cti.yaml")
 ENV_PREFIX = "CTI_"
@@ -23,11 +28,9 @@ class ConfigError(Exception):
     """The settings cannot be used; the message names each bad key."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
 
-class AmiSettings(_Section):
+class AmiSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
     username: str = "cti"
@@ -39,7 +42,7 @@ class AmiSettings(_Section):
     reconnect_max: float = Field(30.0, gt=0)
 
 
-class AgiSettings(_Section):
+class AgiSettings(Section):
     bind: str = "127.0.0.1"
     port: int = Field(4573, ge=0, le=65535)
     allow: list[str] = ["127.0.0.1"]
@@ -62,26 +65,32 @@ class AgiSettings(_Section):
         return value
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = "sqlite:///var/cti.db"
 
 
-class LogSettings(_Section):
+class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
-class MonitorSettings(_Section):
-    summary_interval: float = Field(5.0, gt=0)
-    service_level_seconds: float = Field(15.0, gt=0)
+class HttpSettings(Section):
+    bind: str = "127.0.0.1"
+    port: int = Field(8345, ge=0, le=65535)
+    token: str = ""  # empty: a random token is made at start and printed once
 
 
-class Settings(_Section):
+
+
+class Settings(Section):
     data_dir: Path = Path("var")
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
+    http: HttpSettings = HttpSettings()
     monitor: MonitorSettings = MonitorSettings()
+    flows: FlowsSettings = FlowsSettings()
+    tickets: TicketsSettings = TicketsSettings()
 
     @field_validator("data_dir")
     @classmethod

@@ -1,0 +1,1 @@
+"""Tickets (工单), the durable outbox and Standard Webhooks delivery."""

@@ -1,0 +1,84 @@
+"""The layer's HTTP server (aiohttp): token auth in front of every route the parts register.
+
+Parts add routes with ``setup(app)`` functions; a route that authenticates by other means (a signed
+webhook callback) is listed in ``app[PUBLIC_PATHS]``. Browsers that cannot set a header (the
+wallboard's WebSocket) may pass ``?token=``; a successful page load sets an HttpOnly cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS: web.AppKey[set[str]] = web.AppKey("public_paths", set)
+TOKEN: web.AppKey[str] = web.AppKey("token", str)
+COOKIE = "cti_token"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _presented_token(request: web.Request) -> str:
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return auth[7:].strip()
+    return request.query.get("token") or request.cookies.get(COOKIE, "")
+
+
+@web.middleware
+async def _auth(request: web.Request, handler):
+    if request.path in request.app[PUBLIC_PATHS] or request.path == "/healthz":
+        return await handler(request)
+    presented = _presented_token(request)
+    if not presented or not hmac.compare_digest(presented.encode(), request.app[TOKEN].encode()):
+        log.warning("HTTP %s %s refused: missing or wrong token (from %s)", request.method, request.path, request.remote)
+        return web.json_response({"error": "unauthorized", "detail": "a valid token is required"}, status=401)
+    response = await handler(request)
+    if request.query.get("token") and isinstance(response, web.Response):
+        response.set_cookie(COOKIE, presented, httponly=True, samesite="Strict")
+    return response
+
+
+@web.middleware
+async def _errors(request: web.Request, handler):
+    # A bad request gets a JSON body saying why; a bug gets a 500 and a log line, never a dead server.
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            return web.json_response({"error": exc.reason, "detail": exc.text}, status=exc.status)
+        raise
+    except Exception:
+        log.exception("HTTP %s %s failed", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(token: str, setups: list[Callable[[web.Application], None]] = ()) -> web.Application:
+    app = web.Application(middlewares=[_errors, _auth])
+    app[TOKEN] = token
+    app[PUBLIC_PATHS] = set()
+    app.router.add_get("/healthz", _healthz)
+    for setup in setups:
+        setup(app)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start ``app`` on host:port (port 0 picks one); return the runner and the bound port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]
+    return runner, bound

@@ -1,0 +1,7 @@
+"""Settings section `flows:` (owned by the IVR flow package)."""
+
+from cti.settings_base import Section
+
+
+class FlowsSettings(Section):
+    pass
