@@ -1,0 +1,146 @@
+"""Delivers outbox messages to the ticket backend, signed, with retries; several may run at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import timedelta
+
+import aiohttp
+
+from cti.bus import EventBus
+from cti.tickets import events, retry, signing
+from cti.tickets.outbox import Claimed, Outbox
+from cti.tickets.settings import TicketsSettings
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, outbox: Outbox, settings: TicketsSettings, bus: EventBus | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.outbox = outbox
+        self.settings = settings
+        self.bus = bus
+        self.rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """A message was just written: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if not self.settings.endpoint_url:
+            log.warning("tickets.endpoint_url is empty: tickets are stored but not delivered")
+        if retry.schedule_span(self.settings.retry_schedule) < 86400:
+            log.warning("tickets.retry_schedule spans less than a day; a long backend outage makes dead letters")
+        self._stopping = False
+        self._task = asyncio.create_task(self._loop(), name="tickets-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                # A batch in flight finishes (each request is bounded by request_timeout).
+                await asyncio.wait_for(asyncio.shield(self._task), self.settings.request_timeout + 2)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def _publish(self, topic: str, claim: Claimed, **kw) -> None:
+        if self.bus is not None:
+            self.bus.publish(topic, events.TicketEvent(claim.ticket_id, self.outbox.clock(),
+                                                       message_id=claim.message_id, attempts=claim.attempts, **kw))
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                n = await self.run_once()
+            except Exception:
+                log.exception("tickets dispatcher: batch failed; trying again shortly")
+                n = 0
+            if n >= self.settings.batch_size or self._stopping:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due messages and deliver it; return how many were claimed."""
+        url = self.settings.endpoint_url
+        if not url or not self.settings.secrets:
+            return 0
+        if await self.outbox.endpoint_failed(url):
+            return 0
+        claims = await self.outbox.claim(self.settings.batch_size, self.settings.lease_seconds)
+        if not claims:
+            return 0
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency),
+                timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout))
+        gate = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(claim: Claimed) -> None:
+            async with gate:
+                await self._deliver(url, claim)
+
+        await asyncio.gather(*(one(c) for c in claims))
+        return len(claims)
+
+    async def _deliver(self, url: str, claim: Claimed) -> None:
+        body = claim.body.encode()
+        now = self.outbox.clock()
+        headers = signing.sign_headers(self.settings.secrets, claim.message_id, int(now.timestamp()), body)
+        headers["content-type"] = "application/json"
+        status: int | None = None
+        retry_after: float | None = None
+        try:
+            async with self._http.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+                status = resp.status
+                retry_after = retry.parse_retry_after(resp.headers.get("Retry-After"), now)
+                await resp.read()
+            error = "" if 200 <= status < 300 else f"HTTP {status}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if status is not None and 200 <= status < 300:
+            if await self.outbox.delivered(claim, status):
+                self.delivered += 1
+                log.info("ticket %s message %s delivered (attempt %d)", claim.ticket_id, claim.message_id,
+                         claim.attempts)
+                self._publish(events.TOPIC_DELIVERED, claim, status="delivered")
+            return
+        if status == 410:
+            # The backend says this endpoint is gone for good: stop sending until an admin acts.
+            await self.outbox.dead(claim, status, "410 Gone: endpoint marked failed")
+            await self.outbox.set_endpoint(url, "failed", f"410 Gone on {claim.message_id}")
+            log.error("ticket backend %s answered 410 Gone: delivery stopped; fix it and run `cti outbox replay`",
+                      url)
+            self._publish(events.TOPIC_ENDPOINT, claim, detail=url)
+            self._publish(events.TOPIC_DEAD, claim, detail="410 Gone")
+            return
+        delay = retry.next_delay(claim.attempts, self.settings.retry_schedule, self.settings.retry_jitter, self.rng)
+        if delay is None:
+            if await self.outbox.dead(claim, status, error):
+                log.error("ticket %s message %s is a dead letter after %d attempts: %s", claim.ticket_id,
+                          claim.message_id, claim.attempts, error)
+                self._publish(events.TOPIC_DEAD, claim, detail=error)
+            return
+        if retry_after is not None:
+            delay = min(max(delay, retry_after), self.settings.retry_after_max)
+        if await self.outbox.retry_at(claim, now + timedelta(seconds=delay), status, error):
+            log.warning("ticket %s message %s attempt %d failed (%s); next in %.1f s", claim.ticket_id,
+                        claim.message_id, claim.attempts, error, delay)
+            self._publish(events.TOPIC_RETRY, claim, detail=error)
