@@ -10,11 +10,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-Duration = float | Callable[[], float]
+Duration = float | Callable[..., float]  # a callable may take the random.Random to draw from
 
 
-def sample(value: Duration) -> float:
-    return float(value() if callable(value) else value)
+def sample(value: Duration, rng: random.Random | None = None) -> float:
+    if not callable(value):
+        return float(value)
+    takes_rng = rng is not None and getattr(getattr(value, "__code__", None), "co_argcount", 0) > 0
+    return float(value(rng) if takes_rng else value())
 
 
 @dataclass

@@ -249,7 +249,8 @@ class Dialplan:
         """[agents] _6XXX: NoOp, Ringing, Wait(delay), Answer, Wait(talk), Hangup."""
         pbx = self.pbx
         timing = pbx.agent_timing(exten)
-        delay, talk = sample(timing.ring_delay), sample(timing.talk_time)
+        rng = pbx.rng_for("agent", exten, two.cid_num)
+        delay, talk = sample(timing.ring_delay, rng), sample(timing.talk_time, rng)
         pbx.newexten(two, "NoOp", f"agent {exten}", 1)
         pbx.newexten(two, "Ringing", "", 2)
         one = two.peer
@@ -272,9 +273,10 @@ class Dialplan:
         """[departments] _X.: NoOp, Ringing, Wait(3), Answer, Wait(30), Hangup."""
         pbx = self.pbx
         timing = pbx.department_timing(exten)
-        answers = pbx.config.rng.random() >= timing.no_answer_rate
-        delay = sample(timing.answer_delay) if answers else 86400.0
-        talk = sample(timing.talk_time)
+        rng = pbx.rng_for("department", exten, two.cid_num)
+        answers = rng.random() >= timing.no_answer_rate
+        delay = sample(timing.answer_delay, rng) if answers else 86400.0
+        talk = sample(timing.talk_time, rng)
         pbx.newexten(two, "NoOp", f"department {exten}", 1)
         pbx.newexten(two, "Ringing", "", 2)
         one = two.peer

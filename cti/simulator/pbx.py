@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,6 +80,7 @@ class InboundCall:
             if self.counted:
                 t = self.pbx.totals
                 setattr(t, outcome, getattr(t, outcome) + 1)
+                self.pbx.outcomes.append((self.caller.cid_num, self.queue_name, outcome))
         if self.caller.gone and self.pstn.gone:
             self.ended.set()
 
@@ -92,6 +95,8 @@ class Pbx:
         self.globals: dict[str, str] = {}
         self.db: dict[str, str] = {}
         self.totals = Totals()
+        # (caller number, queue, outcome) per finished call, newest last: proves a seeded run repeats.
+        self.outcomes: deque[tuple[str, str | None, str]] = deque(maxlen=100_000)
         self.calls: set[InboundCall] = set()
         self.tasks: set[asyncio.Task] = set()
         self._uniq = 0
@@ -125,6 +130,12 @@ class Pbx:
         if delay is None and talk is None:
             return t
         return AgentTiming(float(delay) if delay else t.ring_delay, float(talk) if talk else t.talk_time, t.wrapup)
+
+    def rng_for(self, *key: str) -> random.Random:
+        """A random stream per call and party: a seeded run draws the same whatever the timing."""
+        if self.config.seed is None:
+            return self.config.rng
+        return random.Random("/".join((str(self.config.seed), *key)))
 
     def set_agent(self, exten: str, ring_delay=None, talk_time=None, wrapup=None) -> None:
         cur = self.config.agents.get(exten, self.config.default_agent)

@@ -18,6 +18,8 @@ AVERAGE_TALK = 171.49
 
 def nantong_config(config: SimConfig | None = None, seed: int | None = None) -> SimConfig:
     cfg = config or SimConfig()
+    if seed is not None:
+        cfg.seed = seed  # the traffic generator draws its callers from the same seed
     rng = random.Random(seed)
     cfg.rng = random.Random(seed)
     public = [str(6001 + i) for i in range(PUBLIC_SEATS)]

@@ -426,7 +426,8 @@ class QueueApp:
     def release_after_call(self, e: QueueEntry) -> None:
         timing = self.pbx.agent_timing(e.member.exten)
         from .config import sample
-        wrap = max(float(e.queue.wrapuptime), sample(timing.wrapup))
+        rng = self.pbx.rng_for("wrapup", e.member.exten, str(e.member.calls_taken))
+        wrap = max(float(e.queue.wrapuptime), sample(timing.wrapup, rng))
         self._release_member(e.queue, e.member, wrap)
 
 

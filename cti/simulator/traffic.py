@@ -101,6 +101,8 @@ class TrafficGenerator:
     def __init__(self, pbx: Pbx, profile: TrafficProfile, seed: int | None = None) -> None:
         self.pbx, self.profile = pbx, profile
         self.rng = random.Random(seed)
+        # Breaks draw from their own stream so that callers stay the same whatever the timing.
+        self.break_rng = random.Random(None if seed is None else f"{seed}/breaks")
         self._tasks: list[asyncio.Task] = []
         self._seq = 0
 
@@ -148,8 +150,8 @@ class TrafficGenerator:
         if not members:
             return
         while True:
-            await pbx.clock.sleep(self.rng.expovariate(len(members) / p.pause_every))
-            iface = self.rng.choice(members)
-            length = self.rng.uniform(*p.pause_length)
+            await pbx.clock.sleep(self.break_rng.expovariate(len(members) / p.pause_every))
+            iface = self.break_rng.choice(members)
+            length = self.break_rng.uniform(*p.pause_length)
             pbx.queue_app.pause(iface, True, "break")
             pbx.clock.call_later(length, pbx.queue_app.pause, iface, False, "")

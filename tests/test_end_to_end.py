@@ -1,0 +1,167 @@
+"""The layer (AMI client + FastAGI server) against the PBX simulator, and the demo command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cti.agi.builtin import ivr
+from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED, AmiLoginError, AmiState
+from cti.app import Layer
+from cti.settings import Settings
+from cti.simulator import SimConfig, Simulator
+from cti.simulator.presets import nantong_config, nantong_traffic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_for(tmp_path: Path, ami_port: int, **ami) -> Settings:
+    s = Settings(data_dir=tmp_path)
+    return s.model_copy(update={
+        "ami": s.ami.model_copy(update={"port": ami_port, "reconnect_min": 0.05, "reconnect_max": 0.2, **ami}),
+        "agi": s.agi.model_copy(update={"port": 0}),
+        "http": s.http.model_copy(update={"port": 0}),
+    })
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    async def loop():
+        while not predicate():
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(loop(), timeout)
+
+
+def ten_am() -> float:
+    t = time.localtime()
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 10, 0, 0, 0, 0, -1))
+
+
+async def test_chinese_caller_name_survives_ami_and_agi_end_to_end(tmp_path):
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=10))
+    await sim.start()
+    layer = Layer(settings_for(tmp_path, sim.ami_port))
+    agi_names = []
+
+    async def recording_ivr(call):
+        agi_names.append(call.caller_name)
+        await ivr(call)
+
+    layer.registry.add("ivr", recording_ivr)
+    events = []
+    layer.bus.subscribe(TOPIC_EVENT, lambda _t, m: events.append(m))
+    await layer.start()
+    sim.config.agi_port = layer.agi.port
+    try:
+        await layer.ami.wait_connected(5)
+        reply = await layer.ami.action({
+            "Action": "Originate", "Channel": "Local/12345@from-pstn", "Context": "caller",
+            "Exten": "press2", "Priority": 1, "CallerID": '"张三丰" <13800000001>', "Timeout": 30000})
+        assert reply[0].success
+        await until(lambda: any(m.name == "AgentConnect" for m in events), 20)
+        join = next(m for m in events if m.name == "QueueCallerJoin")
+        assert join["Queue"] == "enterprise"            # key 2 chosen in our IVR over FastAGI
+        assert join["CallerIDName"] == "张三丰"          # AMI side
+        assert agi_names == ["张三丰"]                   # AGI side
+        assert layer.summary.queues["enterprise"].answered == 1
+    finally:
+        await layer.stop()
+        await sim.stop()
+
+
+async def test_wrong_secret_against_the_simulator_is_a_login_error(tmp_path):
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1))
+    await sim.start()
+    layer = Layer(settings_for(tmp_path, sim.ami_port, secret="wrong"))
+    try:
+        await layer.agi.start()
+        try:
+            await layer.ami.start()
+            raise AssertionError("login with a wrong secret succeeded")
+        except AmiLoginError as exc:
+            assert "Authentication failed" in str(exc)
+        assert layer.ami.state is AmiState.FAILED
+    finally:
+        await layer.stop()
+        await sim.stop()
+
+
+async def test_simulator_restart_resyncs_without_ghost_calls(tmp_path):
+    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=50, start_epoch=ten_am()), seed=4)
+    sim = Simulator(cfg, traffic=nantong_traffic(rate_factor=3.0))
+    await sim.start()
+    port = sim.ami_port
+    layer = Layer(settings_for(tmp_path, port))
+    resyncs = []
+    layer.bus.subscribe(TOPIC_RESYNCED, lambda _t, m: resyncs.append(m))
+    await layer.start()
+    sim.config.agi_port = layer.agi.port
+    try:
+        await until(lambda: sum(t.waiting for t in layer.summary.queues.values()) > 0, 30)
+        await sim.stop()                             # calls vanish with the switch
+        quiet = Simulator(SimConfig(ami_port=port, agi_port=layer.agi.port))
+        await quiet.start()
+        await until(lambda: len(resyncs) == 2, 10)
+        assert resyncs[1].reconnect
+        assert sum(t.waiting for t in layer.summary.queues.values()) == 0   # no ghost callers
+        assert layer.ami.state is AmiState.CONNECTED
+        await quiet.stop()
+    finally:
+        await layer.stop()
+
+
+async def _seeded_run(tmp_path: Path, seed: int) -> list[tuple]:
+    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=40, start_epoch=ten_am()), seed=seed)
+    sim = Simulator(cfg)
+    await sim.start()
+    layer = Layer(settings_for(tmp_path, sim.ami_port))
+    await layer.start()
+    sim.config.agi_port = layer.agi.port
+    try:
+        await layer.ami.wait_connected(5)
+        sim.start_traffic(nantong_traffic(rate_factor=2.0))
+        await sim.clock.sleep(240)
+        sim.stop_traffic()
+        await until(lambda: sim.totals()["in_progress"] == 0, 60)
+        return sorted(sim.pbx.outcomes)  # finishing order may vary with talk times; the calls may not
+    finally:
+        await layer.stop()
+        await sim.stop()
+
+
+async def test_a_seeded_run_repeats_the_same_calls_and_outcomes(tmp_path):
+    first = await _seeded_run(tmp_path / "a", 21)
+    again = await _seeded_run(tmp_path / "b", 21)
+    other = await _seeded_run(tmp_path / "c", 22)
+    assert len(first) >= 5
+    assert {q for _, q, _ in first} >= {"public"}
+    assert again == first
+    assert other != first
+
+
+def test_make_demo_shows_live_traffic_and_stops_cleanly_on_ctrl_c(tmp_path):
+    env = {**os.environ, "CTI_DATA_DIR": str(tmp_path), "CTI_HTTP_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cti.cli", "demo", "--speed", "20"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            lines.append(line)
+            answered = [int(n) for n in re.findall(r"answered (\d+)", line)]
+            if sum(answered) > 0 or time.monotonic() > deadline:
+                break
+        assert any(sum(int(n) for n in re.findall(r"answered (\d+)", x)) > 0 for x in lines), lines
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "12345 demo stopped" in rest
+    assert "[AMI connected]" in "".join(lines)
