@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-FIXTURES = Path("/work/shared/fixtures/asterisk-22")
+from fixture_paths import ASTERISK_22
+
+FIXTURES = ASTERISK_22
 _LINE = re.compile(r"^\s*\d+(?:\.\d+)?\s(<<|>>)(?: (.*))?$")
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "asterisk-22"
-if not FIXTURES.exists():  # a clone next to ../shared, or the shared folder elsewhere
-    FIXTURES = Path("/work/shared/fixtures/asterisk-22")
+from fixture_paths import ASTERISK_22
+
+FIXTURES = ASTERISK_22
 
 SCENARIOS = [
     "answered-within-sl", "enterprise-key2", "answered-after-sl", "abandon-in-queue",

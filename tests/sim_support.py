@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
+
+from fixture_paths import ASTERISK_22
 
 from cti.simulator.grammar import parse_frames, read_recording
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "asterisk-22"
-if not FIXTURES.exists():
-    FIXTURES = Path("/work/shared/fixtures/asterisk-22")
+FIXTURES = ASTERISK_22
 
 SCENARIOS = ["answered-within-sl", "enterprise-key2", "answered-after-sl", "abandon-in-queue",
              "queue-timeout", "hangup-during-ivr", "three-way-transfer"]
