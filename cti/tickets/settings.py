@@ -14,7 +14,7 @@ DEFAULT_REQUEST_TYPES = ["consultation", "complaint", "report", "help", "suggest
 
 # Jiangsu rules: answer within 3 working days for a consultation, 5 for the rest; a return request
 # within 1 (consultation) or 2 (other) working days; acknowledge within 1 working hour.
-DEFAULT_TIME_LIMITS: dict[str, dict[str, float]] = {
+DEFAULT_TIME_LIMITS: dict[str, dict[str, int]] = {
     "default": {"acknowledge_hours": 1, "answer_days": 5, "return_days": 2},
     "consultation": {"acknowledge_hours": 1, "answer_days": 3, "return_days": 1},
 }
@@ -29,8 +29,8 @@ def _split(value: Any) -> Any:
 
 class TimeLimit(Section):
     acknowledge_hours: float = Field(1, gt=0)   # working hours to sign the ticket in
-    answer_days: float = Field(5, gt=0)         # working days to answer (close) it
-    return_days: float = Field(2, gt=0)         # working days in which a return request is allowed
+    answer_days: int = Field(5, ge=1)           # working days to answer (close) it
+    return_days: int = Field(2, ge=1)           # working days in which a return request is allowed
 
 
 class LightThresholds(Section):

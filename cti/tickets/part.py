@@ -1,0 +1,114 @@
+"""The tickets part of the layer: service, dispatcher, lights, HTTP routes, bus subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from cti.tickets import deadlines
+from cti.tickets.api import TicketsApi
+from cti.tickets.db import make_engine, migrate
+from cti.tickets.dispatcher import Dispatcher
+from cti.tickets.outbox import Outbox
+from cti.tickets.service import TicketError, TicketService
+
+log = logging.getLogger(__name__)
+
+TOPIC_IVR_SESSION = "ivr.session"
+TOPIC_REQUEST = "tickets.request"   # any part may publish a dict of ticket fields to have one made
+DISSATISFIED = 3
+
+
+def _field(record: Any, name: str, default: Any = None) -> Any:
+    if isinstance(record, dict):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+class TicketsPart:
+    """``cti.tickets.part:TicketsPart(layer)``; ``part.tickets`` is the service the desktop calls."""
+
+    def __init__(self, layer) -> None:
+        self.settings = s = layer.settings.tickets
+        self.bus = layer.bus
+        self.engine = make_engine(s.database_url)
+        self.outbox = Outbox(self.engine)
+        self.dispatcher = Dispatcher(self.outbox, s, self.bus)
+        self.calendar, tz = deadlines.calendar_for(getattr(layer.settings, "flows", None))
+        self.tickets = TicketService(self.engine, s, self.bus, deadlines=deadlines.for_settings(s, self.calendar, tz),
+                                     light=deadlines.light_for_settings(s, self.calendar, tz),
+                                     on_enqueued=self.dispatcher.wake)
+        self.api = TicketsApi(self.tickets, s.secrets, s.callback_tolerance)
+        self._lights: asyncio.Task | None = None
+        self._pending: set[asyncio.Task] = set()
+        self.bus.subscribe(TOPIC_IVR_SESSION, self._on_ivr_session)
+        self.bus.subscribe(TOPIC_REQUEST, self._on_request)
+
+    def setup_web(self, app) -> None:
+        self.api.setup(app)
+
+    async def start(self) -> None:
+        await migrate(self.engine)
+        await self.dispatcher.start()
+        self._lights = asyncio.create_task(self._light_loop(), name="tickets-lights")
+
+    async def stop(self) -> None:
+        if self._lights is not None:
+            self._lights.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lights
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=5)
+        await self.dispatcher.stop()
+        await self.engine.dispose()
+
+    async def _light_loop(self) -> None:
+        while True:
+            try:
+                await self.tickets.refresh_lights()
+            except Exception:
+                log.exception("tickets: light refresh failed")
+            await asyncio.sleep(self.settings.light_interval)
+
+    def _spawn(self, fields: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(self._create(fields))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _create(self, fields: dict[str, Any]) -> None:
+        try:
+            await self.tickets.create(**fields)
+        except (TicketError, TypeError) as exc:
+            log.error("tickets: cannot make a ticket from %s: %s", sorted(fields), exc)
+        except Exception:
+            log.exception("tickets: storing a ticket failed")
+
+    def _on_request(self, _topic: str, fields: Any) -> None:
+        if isinstance(fields, dict):
+            self._spawn(dict(fields))
+        else:
+            log.error("tickets: %s message is not a dict of ticket fields", TOPIC_REQUEST)
+
+    def _on_ivr_session(self, _topic: str, record: Any) -> None:
+        """A finished IVR session: a 'dissatisfied' survey rating or an after-hours department call."""
+        common = {
+            "caller_number": str(_field(record, "caller_id", "") or _field(record, "caller_number", "") or ""),
+            "call_ids": [str(c) for c in [_field(record, "uniqueid")] if c],
+            "ivr_path": [str(p) for p in (_field(record, "path") or _field(record, "ivr_path") or [])],
+            "tags": [str(t) for t in (_field(record, "tags") or [])],
+            "recording_ref": _field(record, "recording_ref"),
+        }
+        if _field(record, "rating") == DISSATISFIED and self.settings.survey_tickets:
+            self._spawn(common | {"request_type": "complaint" if "complaint" in self.settings.request_types
+                                  else self.settings.request_types[0],
+                                  "source": "survey", "rating": DISSATISFIED,
+                                  "agent": _field(record, "agent"),
+                                  "summary": "满意度回访：不满意 (survey rating: dissatisfied)"})
+        department = _field(record, "after_hours_department")
+        if department:
+            self._spawn(common | {"request_type": _field(record, "request_type") or "help",
+                                  "source": "after_hours", "department": str(department),
+                                  "hotline": _field(record, "hotline"),
+                                  "summary": f"非工作时间来电，转{department}工单 (after-hours call for {department})"})
