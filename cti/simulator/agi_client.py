@@ -69,10 +69,14 @@ class AgiSession:
             self.write(line)
         self.write("")
         await self.writer.drain()
+        loop = asyncio.get_running_loop()
         while True:
+            sent = loop.time()
             line = await self._next_command()
             if line is None:
                 break
+            # Real seconds from our answer (or the environment) to the layer's next command.
+            self.pbx.agi_turnarounds.append(loop.time() - sent)
             await self.execute(line)
             await self.writer.drain()
         return "HANGUP" if self.dead else "SUCCESS"

@@ -97,6 +97,7 @@ class Pbx:
         self.totals = Totals()
         # (caller number, queue, outcome) per finished call, newest last: proves a seeded run repeats.
         self.outcomes: deque[tuple[str, str | None, str]] = deque(maxlen=100_000)
+        self.agi_turnarounds: deque[float] = deque(maxlen=200_000)  # the layer's AGI latency, real s
         self.calls: set[InboundCall] = set()
         self.tasks: set[asyncio.Task] = set()
         self._uniq = 0
