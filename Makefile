@@ -4,7 +4,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 # System packages the suite needs; installed with apt only when missing.
-TEST_APT  :=
+TEST_APT  := postgresql
 DEMO_APT  :=
 
 .PHONY: demo test lint bench clean
