@@ -121,6 +121,8 @@ class Receiver:
         self.headers: dict[str, str] = {}
         self.delay = 0.0
         self.arrived = asyncio.Event()
+        self.in_flight: Counter[str] = Counter()
+        self.overlaps = 0                         # a webhook-id received while the same id was in flight
         self._runner: web.AppRunner | None = None
 
     @property
@@ -133,13 +135,20 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        msg_id = request.headers.get("webhook-id", "")
         self.requests.append((dict(request.headers), body))
         self.arrived.set()
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.in_flight[msg_id]:
+            self.overlaps += 1
+        self.in_flight[msg_id] += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight[msg_id] -= 1
         status = self.status
         if 200 <= status < 300:
-            self.accepted[request.headers.get("webhook-id", "")] += 1
+            self.accepted[msg_id] += 1
         return web.Response(status=status, headers=self.headers)
 
     async def start(self) -> Receiver:

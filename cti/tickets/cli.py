@@ -47,13 +47,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         status = None if args.status == "all" else args.status
         rows = [_row(m) for m in await outbox.list(status, args.limit)]
         counts = await outbox.counts()
-        failed = await outbox.endpoint_failed(s.endpoint_url) if s.endpoint_url else None
+        failed = await outbox.failed_endpoints()
         if args.json:
             print(json.dumps({"counts": counts, "messages": rows, "endpoint_failed": failed}, ensure_ascii=False))
             return 0
         print("outbox: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("pending", "delivered", "dead")))
-        if failed:
-            print(f"endpoint {s.endpoint_url} is FAILED ({failed}): fix it, then `cti outbox replay --all-dead`")
+        for url, reason in failed.items():
+            print(f"endpoint {url} is FAILED ({reason}): fix it, then `cti outbox replay --all-dead`")
         for r in rows:
             print(f"{r['id']:>8}  {r['message_id']}  ticket {r['ticket_id']}  {r['status']:<9} "
                   f"attempts {r['attempts']:<3} {r['last_error'] or ''}")

@@ -110,6 +110,11 @@ class Outbox:
             row = (await conn.execute(select(Endpoint.state, Endpoint.reason).where(Endpoint.url == url))).first()
         return row.reason or "failed" if row is not None and row.state == "failed" else None
 
+    async def failed_endpoints(self) -> dict[str, str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(Endpoint.url, Endpoint.reason).where(Endpoint.state == "failed"))
+            return {url: reason or "failed" for url, reason in rows.all()}
+
     async def set_endpoint(self, url: str, state: str, reason: str | None) -> None:
         now = self.clock()
         async with self.engine.begin() as conn:
