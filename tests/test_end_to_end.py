@@ -165,3 +165,35 @@ def test_make_demo_shows_live_traffic_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert proc.returncode == 0
     assert "12345 demo stopped" in rest
     assert "[AMI connected]" in "".join(lines)
+
+
+async def test_cti_run_works_from_settings_file_and_environment_alone(tmp_path):
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=10))
+    await sim.start()
+    from cti.demo import free_port
+
+    agi_port = free_port()
+    sim.config.agi_port = agi_port
+    env = {**os.environ, "CTI_AMI_PORT": str(sim.ami_port), "CTI_AGI_PORT": str(agi_port),
+           "CTI_HTTP_PORT": "0", "CTI_DATA_DIR": str(tmp_path), "CTI_MONITOR_SUMMARY_INTERVAL": "0.2",
+           "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cti.cli", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async def read_until(text: str) -> str:
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "cti run exited"
+                if text in line:
+                    return line
+        await asyncio.wait_for(read_until("[AMI connected]"), 20)
+        sim.pbx.dialplan.originate("Local/12345@from-pstn", context="caller", exten="press2",
+                                   cid_num="13800000002", cid_name="李四")
+        await until(lambda: ("13800000002", "enterprise", "answered") in sim.pbx.outcomes, 30)
+        line = await asyncio.wait_for(read_until("enterprise: 等待 waiting 0, 接通 answered 1"), 20)
+        assert "15秒接通率 100.0%" in line
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        await sim.stop()
