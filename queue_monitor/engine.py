@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from cti.ami.message import AmiMessage
 from queue_monitor.figures import AgentCounts, Definitions, Tally
@@ -487,12 +487,14 @@ class QueueEngine:
             lv = live.get(key, {"waiting": 0, "longest_wait": 0.0, "talking": 0, "longest_talk_now": 0.0})
             windows = {}
             for name in [*self.config.windows, "today", "total"]:
-                fig = sw.window(name, now).figures(self.defs)
+                tally = sw.window(name, now)
+                fig = tally.figures(self.defs)
                 fig["longest_talk"] = max(fig["longest_talk"], lv["longest_talk_now"])
+                fig["counters"] = asdict(tally)
                 windows[name] = fig
             agents = self.agents(key[1] if key[0] == "queue" else None, now)
-            spark = [{"slot": s["slot"], "answer_rate_15s": s["tally"].answer_rate(self.defs, "15s")}
-                     for s in sw.sparkline(now)]
+            spark = [{"slot": s["slot"], "answer_rate_15s": s["tally"].answer_rate(self.defs, "15s"),
+                      "counters": asdict(s["tally"])} for s in sw.sparkline(now)]
             fig = {"scope": key[0], "name": key[1], **lv, "agents": vars(agents), "windows": windows,
                    "sparkline": spark, "sparkline_slot_seconds": self.config.sparkline_slot_seconds}
             if key == CENTRE:

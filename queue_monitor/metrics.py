@@ -1,0 +1,50 @@
+"""Prometheus text exposition of this instance's queue figures (no client library needed)."""
+
+from __future__ import annotations
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_metrics(snapshot: dict) -> str:
+    lines: list[str] = []
+
+    def family(name: str, kind: str, help_: str, samples: list[tuple[dict, float | None]]) -> None:
+        lines.append(f"# HELP {name} {help_}")
+        lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            if value is None:
+                continue
+            lab = ",".join(f'{k}="{_esc(str(v))}"' for k, v in labels.items())
+            lines.append(f"{name}{{{lab}}} {float(value):.6g}" if lab else f"{name} {float(value):.6g}")
+
+    scopes = [({"queue": q}, f) for q, f in snapshot["queues"].items()]
+    if snapshot.get("centre"):
+        scopes.append(({"queue": "_centre"}, snapshot["centre"]))
+    family("cti_queue_calls_waiting", "gauge", "Calls waiting in the queue now",
+           [(lab, f["waiting"]) for lab, f in scopes])
+    family("cti_queue_longest_wait_seconds", "gauge", "Longest current wait",
+           [(lab, f["longest_wait"]) for lab, f in scopes])
+    family("cti_queue_calls_talking", "gauge", "Queue calls talking to an agent now",
+           [(lab, f["talking"]) for lab, f in scopes])
+    family("cti_queue_agents", "gauge", "Agents by state",
+           [({**lab, "state": s}, f["agents"][s]) for lab, f in scopes
+            for s in ("logged_in", "available", "talking", "ringing", "paused", "wrapup")])
+    total = [(lab, f["windows"]["total"]) for lab, f in scopes]
+    family("cti_queue_calls_total", "counter", "Finished queue waits since the layer started, by outcome",
+           [({**lab, "outcome": o}, w[k]) for lab, w in total
+            for o, k in (("answered", "answered"), ("abandoned", "abandoned"), ("timeout", "timed_out"))])
+    family("cti_queue_answered_within_total", "counter", "Answered within the service level (15 s / 10 s)",
+           [({**lab, "within": t}, w[f"answered_{t}"]) for lab, w in total for t in ("15s", "10s")])
+    family("cti_queue_short_abandoned_total", "counter", "Abandons under the short-abandon threshold",
+           [(lab, w["short_abandoned"]) for lab, w in total])
+    family("cti_queue_wait_seconds_total", "counter", "Sum of answered waits (ASA = this / answered)",
+           [(lab, w["counters"]["wait_sum"]) for lab, w in total])
+    family("cti_queue_talk_seconds_total", "counter", "Sum of finished talk times",
+           [(lab, w["counters"]["talk_sum"]) for lab, w in total])
+    windows = [(lab, name, w) for lab, f in scopes for name, w in f["windows"].items()]
+    family("cti_queue_answer_rate", "gauge", "Answer rate under the configured denominator and rounding",
+           [({**lab, "window": n, "within": t}, w[f"answer_rate_{t}"]) for lab, n, w in windows
+            for t in ("15s", "10s")])
+    return "\n".join(lines) + "\n"

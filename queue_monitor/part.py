@@ -1,0 +1,267 @@
+"""The queue monitor inside the layer: engine on the bus, call rows to the database, the wallboard,
+its WebSocket, /api/figures, /api/reports, /metrics, and Redis fan-out between instances."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import time
+from datetime import date
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
+from queue_monitor.cli import definitions, period
+from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
+from queue_monitor.metrics import render_metrics
+from queue_monitor.reports import report
+from queue_monitor.storage import CallStore
+from queue_monitor.wall import build_wall
+
+log = logging.getLogger(__name__)
+
+PAGE = Path(__file__).with_name("static") / "wallboard.html"
+MAX_PENDING_ROWS = 100_000
+
+
+class MonitorPart:
+    def __init__(self, layer) -> None:
+        self.settings = m = layer.settings.monitor
+        self.instance = m.instance or socket.gethostname()
+        self.defs = definitions(m)
+        self.engine = QueueEngine(EngineConfig(
+            definitions=self.defs, windows=dict(m.windows), bucket_seconds=m.bucket_seconds,
+            sparkline_slot_seconds=m.sparkline_slot_seconds, timezone=m.timezone,
+            default_hotline=m.default_hotline, wrapup_seconds=m.wrapup_seconds))
+        self.store = CallStore(m.database_url, self.instance)
+        self.sockets: set[web.WebSocketResponse] = set()
+        self.remote: dict[str, tuple[float, dict]] = {}   # instance -> (monotonic received, snapshot)
+        self.pending: list[QueueCall] = []
+        self.stored = 0
+        self.pushes = 0
+        self._seen_at = 0.0                                # monotonic time of the latest event
+        self._changed: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._redis = None
+        self._unsubscribe = [layer.bus.subscribe(TOPIC_EVENT, self._on_event),
+                             layer.bus.subscribe(TOPIC_RESYNCED, self._on_resync)]
+
+    # -- bus ------------------------------------------------------------------------------------------
+    def _on_event(self, _topic: str, event) -> None:
+        before = self.engine.now
+        rows = self.engine.on_event(event)
+        if self.engine.now != before:
+            self._seen_at = time.monotonic()
+        if self.engine.dirty and self._changed is not None:
+            self._changed.set()
+        if rows:
+            self._keep(rows)
+
+    def _on_resync(self, _topic: str, snap) -> None:
+        rows = self.engine.on_resync(snap.queue_status, snap.channels, now=self.now())
+        log.info("queue monitor resynced: %d waiting legs, %d lost track of", len(self.engine.legs),
+                 self.engine.lost_track)
+        self._keep(rows)
+        if self._changed is not None:
+            self._changed.set()
+
+    def _keep(self, rows: list[QueueCall]) -> None:
+        self.pending.extend(rows)
+        if len(self.pending) > MAX_PENDING_ROWS:  # the database is gone for long: keep memory bounded
+            dropped = len(self.pending) - MAX_PENDING_ROWS
+            del self.pending[:dropped]
+            log.error("queue monitor: database unreachable, %d call rows dropped", dropped)
+
+    def now(self) -> float:
+        """Asterisk's clock: the latest event time plus what elapsed since (wall clock before any event)."""
+        if self.engine.now == 0.0:
+            return time.time()
+        return self.engine.now + (time.monotonic() - self._seen_at if self._seen_at else 0.0)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._changed = asyncio.Event()
+        try:
+            await self.store.create()
+        except Exception:
+            log.exception("queue monitor: cannot open %s; call rows are kept in memory", self.store.url)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._push_loop(), name="monitor-push"),
+                       loop.create_task(self._flush_loop(), name="monitor-store")]
+        if self.settings.redis_url:
+            self._tasks.append(loop.create_task(self._redis_loop(), name="monitor-redis"))
+
+    async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for ws in list(self.sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        await self.flush()
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+        await self.store.close()
+
+    async def flush(self) -> None:
+        rows, self.pending = self.pending, []
+        try:
+            self.stored += await self.store.add(rows)
+        except Exception:
+            log.exception("queue monitor: writing %d call rows failed; retrying", len(rows))
+            self.pending[:0] = rows
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.pending:
+                await self.flush()
+
+    # -- figures and push -----------------------------------------------------------------------------
+    def local_snapshot(self) -> dict:
+        snap = self.engine.snapshot(self.now())
+        self.engine.dirty.clear()
+        return snap
+
+    def wall(self, local: dict | None = None) -> dict:
+        snaps = {self.instance: local or self.local_snapshot()}
+        horizon = time.monotonic() - self.settings.redis_stale_seconds
+        for inst, (received, snap) in list(self.remote.items()):
+            if received < horizon:
+                del self.remote[inst]  # an instance that stopped publishing leaves the wall
+            else:
+                snaps[inst] = snap
+        wall = build_wall(self.instance, snaps, self.defs)
+        m = self.settings
+        wall["thresholds"] = {"green": m.green_at, "yellow": m.yellow_at, "orange": m.orange_at}
+        wall["last_event_ts"] = self.engine.now
+        wall["generated_at"] = time.time()
+        return wall
+
+    async def _push_loop(self) -> None:
+        m = self.settings
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), m.refresh_seconds)
+            self._changed.clear()
+            try:
+                local = self.local_snapshot()
+                if self._redis is not None:
+                    await self._publish(local)
+                if self.sockets:
+                    text = json.dumps(self.wall(local), ensure_ascii=False)
+                    await asyncio.gather(*(self._send(ws, text) for ws in list(self.sockets)))
+                    self.pushes += 1
+            except Exception:
+                log.exception("queue monitor: push failed")
+            await asyncio.sleep(m.push_interval)  # coalesce: at most one push per interval
+
+    async def _send(self, ws: web.WebSocketResponse, text: str) -> None:
+        try:
+            await asyncio.wait_for(ws.send_str(text), 5)
+        except Exception:
+            self.sockets.discard(ws)  # a dead or stuck wallboard is dropped; it reconnects by itself
+
+    # -- Redis fan-out --------------------------------------------------------------------------------
+    async def _publish(self, local: dict) -> None:
+        try:
+            await self._redis.publish(self.settings.redis_channel,
+                                      json.dumps({"instance": self.instance, "snapshot": local}))
+        except Exception as exc:
+            log.warning("queue monitor: Redis publish failed: %s", exc)
+
+    async def _redis_loop(self) -> None:
+        import redis.asyncio as redis
+        delay = 0.5
+        while True:
+            client = redis.from_url(self.settings.redis_url)
+            try:
+                pubsub = client.pubsub()
+                await pubsub.subscribe(self.settings.redis_channel)
+                self._redis = client
+                delay = 0.5
+                log.info("queue monitor: Redis fan-out on %s", self.settings.redis_channel)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        data = json.loads(message["data"])
+                        inst = data["instance"]
+                        if inst != self.instance:
+                            self.remote[inst] = (time.monotonic(), data["snapshot"])
+                            self._changed.set()
+                    except (ValueError, KeyError, TypeError) as exc:
+                        log.warning("queue monitor: bad Redis message ignored: %s", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("queue monitor: Redis unavailable (%s); retrying in %.1f s", exc, delay)
+            finally:
+                self._redis = None
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30)
+
+    # -- HTTP -----------------------------------------------------------------------------------------
+    def setup_web(self, app: web.Application) -> None:
+        app.router.add_get("/wallboard", self._page)
+        app.router.add_get("/wallboard/ws", self._ws)
+        app.router.add_get("/api/figures", self._figures)
+        app.router.add_get("/api/reports", self._reports)
+        app.router.add_get("/metrics", self._metrics)
+
+    async def _page(self, request: web.Request) -> web.Response:
+        return web.Response(text=PAGE.read_text(encoding="utf-8"), content_type="text/html", charset="utf-8")
+
+    async def _figures(self, request: web.Request) -> web.Response:
+        return web.json_response(self.wall(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=render_metrics(self.local_snapshot()), content_type="text/plain",
+                            charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
+
+    async def _reports(self, request: web.Request) -> web.Response:
+        q = request.query
+        try:
+            start_day = date.fromisoformat(q["from"])
+            end_day = date.fromisoformat(q["to"])
+        except KeyError as exc:
+            raise web.HTTPBadRequest(text=f"missing query parameter {exc}") from None
+        except ValueError:
+            raise web.HTTPBadRequest(text="from and to must be dates like 2026-01-31") from None
+        if end_day < start_day:
+            raise web.HTTPBadRequest(text="'to' is before 'from'")
+        denominator, rounding = q.get("denominator"), q.get("rounding")
+        if denominator not in (None, "answered", "offered", "offered_minus_short_abandons", "asterisk_sl2"):
+            raise web.HTTPBadRequest(text=f"unknown denominator {denominator!r}")
+        if rounding not in (None, "exact", "asterisk"):
+            raise web.HTTPBadRequest(text=f"unknown rounding {rounding!r}")
+        await self.flush()
+        start, end = period(start_day, end_day, self.settings.timezone)
+        calls = await self.store.calls(start, end, q.get("queue") or None)
+        rep = report(calls, definitions(self.settings, denominator, rounding), start, end)
+        rep["from_date"], rep["to_date"] = start_day.isoformat(), end_day.isoformat()
+        return web.json_response(rep, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            await ws.send_str(json.dumps(self.wall(), ensure_ascii=False))
+            async for msg in ws:
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.sockets.discard(ws)
+        return ws

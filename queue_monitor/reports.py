@@ -1,0 +1,119 @@
+"""Reports from stored queue calls: the same counting rules as the live engine, for any period.
+
+A queue leg counts in the period containing its decisive moment (answer, or leaving the queue
+unanswered); a call (legs sharing a linkedid) counts once for the centre and its hotline: answered
+if any leg was answered (wait from its first join), otherwise the outcome of its last leg.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from queue_monitor.engine import QueueCall
+from queue_monitor.figures import Definitions, Tally
+
+
+def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float) -> dict:
+    """{'queues': {q: Tally}, 'hotlines': {h: Tally}, 'centre': Tally} for calls decided in [start, end)."""
+    queues: dict[str, Tally] = defaultdict(Tally)
+    hotlines: dict[str, Tally] = defaultdict(Tally)
+    centre = Tally()
+    by_call: dict[str, list[QueueCall]] = defaultdict(list)
+    for c in calls:
+        by_call[c.linkedid].append(c)
+        decided = c.connected_at if c.outcome == "answered" else c.left_at
+        if not start <= decided < end:
+            continue
+        t = queues[c.queue]
+        if c.outcome == "answered":
+            t.add_answered(defs, c.joined_at, c.connected_at)
+            if c.ended_at is not None:
+                t.add_talk(max(0.0, c.ended_at - c.connected_at))
+        else:
+            t.add_unanswered(defs, c.outcome, c.joined_at, c.left_at)
+    for legs in by_call.values():
+        legs.sort(key=lambda c: c.joined_at)
+        first_join = legs[0].joined_at
+        answered = next((c for c in legs if c.outcome == "answered"), None)
+        last = legs[-1]
+        call_hotline = legs[0].hotline
+        for t in (centre, hotlines[call_hotline]):
+            if answered is not None:
+                if start <= answered.connected_at < end:
+                    t.add_answered(defs, first_join, answered.connected_at)
+                    if answered.ended_at is not None:
+                        t.add_talk(max(0.0, answered.ended_at - answered.connected_at))
+            elif start <= last.left_at < end:
+                t.add_unanswered(defs, last.outcome, first_join, last.left_at)
+    return {"queues": dict(queues), "hotlines": {k: v for k, v in hotlines.items() if v.offered}, "centre": centre}
+
+
+def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float) -> dict:
+    """JSON-ready report: per queue, per hotline and the total, with the definitions used."""
+    t = tallies(calls, defs, start, end)
+
+    def row(name: str, tally: Tally) -> dict:
+        fig = tally.figures(defs)
+        fig["answered_share"] = tally.answered / tally.offered if tally.offered else None  # 接通率
+        return {"name": name, **fig, "counters": asdict(tally)}
+
+    return {
+        "from": start, "to": end, "definitions": defs.describe(),
+        "queues": [row(q, t["queues"][q]) for q in sorted(t["queues"])],
+        "hotlines": [row(h, t["hotlines"][h]) for h in sorted(t["hotlines"])],
+        "total": row("合计 total", t["centre"]),
+    }
+
+
+COLUMNS = [
+    ("name", "队列 queue"), ("offered", "话务量 offered"), ("answered", "接通量 answered"),
+    ("answered_share", "接通率 answered %"), ("answer_rate_15s", "15秒接通率 15 s rate"),
+    ("answer_rate_10s", "10秒接通率 10 s rate"), ("abandoned", "放弃 abandoned"),
+    ("short_abandoned", "短时放弃 short abandons"), ("timed_out", "超时 timed out"),
+    ("average_wait", "平均等待时长 avg wait s"), ("average_talk", "平均通话时长 avg talk s"),
+    ("longest_talk", "最长通话时间 longest talk s"),
+]
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key in ("answered_share", "answer_rate_15s", "answer_rate_10s"):
+        return f"{100 * value:.2f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render(rep: dict, fmt: str = "table") -> str:
+    rows = [*rep["queues"], rep["total"]]
+    if fmt == "json":
+        return json.dumps(rep, ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow([k for k, _ in COLUMNS])
+        for r in rows:
+            w.writerow(["" if r[k] is None else r[k] for k, _ in COLUMNS])
+        return buf.getvalue()
+    table = [[label for _, label in COLUMNS]] + [[_cell(k, r[k]) for k, _ in COLUMNS] for r in rows]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(COLUMNS))]
+    lines = ["  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row)) for row in table]
+    d = rep["definitions"]
+    lines.append("")
+    lines.append(f"口径 definitions: denominator={d['denominator']} ({d['denominator_label']}); "
+                 f"rounding={d['rounding']} ({d['rounding_label']}); short abandon < {d['short_abandon']:g} s")
+    return "\n".join(lines) + "\n"
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters take two columns
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))

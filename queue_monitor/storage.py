@@ -1,0 +1,89 @@
+"""Finished queue calls in a database (SQLAlchemy 2.0, async): written by the layer, read by reports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import Float, Index, String, UniqueConstraint, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from queue_monitor.engine import QueueCall
+
+log = logging.getLogger(__name__)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class QueueCallRow(Base):
+    """One stay of a caller in one queue (a leg); legs sharing a linkedid are one call for the centre."""
+
+    __tablename__ = "monitor_queue_calls"
+    __table_args__ = (UniqueConstraint("instance", "uniqueid", "joined_at"), Index("ix_mqc_left", "left_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), default="")
+    uniqueid: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(128))
+    hotline: Mapped[str] = mapped_column(String(32))
+    joined_at: Mapped[float] = mapped_column(Float)
+    left_at: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))     # answered | abandoned | timeout
+    connected_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    agent: Mapped[str] = mapped_column(String(128), default="")
+    tags: Mapped[str] = mapped_column(String(256), default="")
+
+    def to_call(self) -> QueueCall:
+        return QueueCall(self.uniqueid, self.linkedid, self.queue, self.hotline, self.joined_at, self.left_at,
+                         self.outcome, self.connected_at, self.ended_at, self.agent, self.tags)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        return create_async_engine(u, connect_args={"timeout": 30})
+    return create_async_engine(u, pool_pre_ping=True)
+
+
+class CallStore:
+    def __init__(self, url: str, instance: str = "") -> None:
+        self.url = url
+        self.instance = instance
+        self.engine = make_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def add(self, calls: Iterable[QueueCall]) -> int:
+        rows = [QueueCallRow(instance=self.instance, **vars_of(c)) for c in calls]
+        if not rows:
+            return 0
+        async with self.sessions.begin() as session:
+            session.add_all(rows)
+        return len(rows)
+
+    async def calls(self, start: float, end: float, queue: str | None = None) -> list[QueueCall]:
+        """Legs that may count in [start, end): left the queue or were answered in it (talk comes with them)."""
+        stmt = select(QueueCallRow).where(QueueCallRow.left_at < end, QueueCallRow.left_at >= start - 86400)
+        if queue:
+            stmt = stmt.where(QueueCallRow.queue == queue)
+        async with self.sessions() as session:
+            rows = (await session.scalars(stmt.order_by(QueueCallRow.joined_at))).all()
+        return [r.to_call() for r in rows]
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def vars_of(call: QueueCall) -> dict:
+    return {f: getattr(call, f) for f in QueueCall.__dataclass_fields__}

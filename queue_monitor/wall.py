@@ -1,0 +1,76 @@
+"""The wall: this instance's figures merged with those other instances published (Redis), pure.
+
+Queue tiles keep their instance in the label when several instances share a wall; the centre total
+is recomputed from the instances' raw counters, so its rates are true rates, not averages of rates.
+"""
+
+from __future__ import annotations
+
+from queue_monitor.figures import Definitions, Tally
+
+LIVE_SUMS = ("waiting", "talking")
+LIVE_MAX = ("longest_wait", "longest_talk_now")
+
+
+def merge_scopes(figs: list[dict], defs: Definitions, name: str) -> dict:
+    if len(figs) == 1:
+        return figs[0]
+    out = {"scope": figs[0]["scope"], "name": name}
+    for k in LIVE_SUMS:
+        out[k] = sum(f[k] for f in figs)
+    for k in LIVE_MAX:
+        out[k] = max(f[k] for f in figs)
+    agents: dict = {}
+    for f in figs:
+        for k, v in f["agents"].items():
+            if k == "pause_reasons":
+                reasons = agents.setdefault(k, {})
+                for r, n in v.items():
+                    reasons[r] = reasons.get(r, 0) + n
+            else:
+                agents[k] = agents.get(k, 0) + v
+    out["agents"] = agents
+    out["windows"] = {}
+    for w in figs[0]["windows"]:
+        tally = Tally()
+        for f in figs:
+            if w in f["windows"]:
+                tally.merge(Tally(**f["windows"][w]["counters"]))
+        fig = tally.figures(defs)
+        fig["longest_talk"] = max(fig["longest_talk"], out["longest_talk_now"])
+        fig["counters"] = _asdict(tally)
+        out["windows"][w] = fig
+    slots: dict[int, Tally] = {}
+    for f in figs:
+        for s in f.get("sparkline", []):
+            slots.setdefault(s["slot"], Tally()).merge(Tally(**s["counters"]))
+    out["sparkline"] = [{"slot": k, "answer_rate_15s": slots[k].answer_rate(defs, "15s"),
+                         "counters": _asdict(slots[k])} for k in sorted(slots)]
+    out["sparkline_slot_seconds"] = figs[0].get("sparkline_slot_seconds", 900)
+    return out
+
+
+def _asdict(t: Tally) -> dict:
+    return {f: getattr(t, f) for f in t.__dataclass_fields__}
+
+
+def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -> dict:
+    """``snapshots``: instance name -> engine snapshot (the local one included)."""
+    names = sorted(snapshots)
+    several = len(names) > 1
+    queues: dict[str, dict] = {}
+    hotlines: dict[str, list[dict]] = {}
+    for inst in names:
+        snap = snapshots[inst]
+        for q, fig in snap["queues"].items():
+            label = f"{q}@{inst}" if several else q
+            queues[label] = {**fig, "queue": q, "instance": inst, "label": label}
+        for h, fig in snap["hotlines"].items():
+            hotlines.setdefault(h, []).append(fig)
+    centre = merge_scopes([snapshots[i]["centre"] for i in names if snapshots[i].get("centre")], defs, "全中心")
+    return {
+        "type": "figures", "instance": local_name, "instances": names,
+        "definitions": defs.describe(), "centre": centre,
+        "queues": {k: queues[k] for k in sorted(queues)},
+        "hotlines": {h: merge_scopes(v, defs, h) for h, v in sorted(hotlines.items())},
+    }

@@ -1,0 +1,43 @@
+"""Helpers for the queue monitor tests: a layer with the monitor part against the PBX simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from cti.app import Layer
+from cti.settings import Settings
+from queue_monitor.part import MonitorPart
+
+
+def monitor_settings(tmp_path: Path, ami_port: int, **monitor) -> Settings:
+    s = Settings(data_dir=tmp_path)
+    return s.model_copy(update={
+        "ami": s.ami.model_copy(update={"port": ami_port, "reconnect_min": 0.05, "reconnect_max": 0.2}),
+        "agi": s.agi.model_copy(update={"port": 0}),
+        "http": s.http.model_copy(update={"port": 0, "token": "wall-token"}),
+        "monitor": s.monitor.model_copy(update={
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}", "push_interval": 0.05,
+            "refresh_seconds": 0.5, **monitor}),
+    })
+
+
+async def start_layer(settings: Settings, sim) -> tuple[Layer, MonitorPart]:
+    layer = Layer(settings, parts=[MonitorPart])
+    await layer.start()
+    sim.config.agi_port = layer.agi.port
+    await layer.ami.wait_connected(5)
+    return layer, layer.parts[0]
+
+
+async def until(predicate, timeout: float = 10.0, step: float = 0.02) -> None:
+    async def loop():
+        while not predicate():
+            await asyncio.sleep(step)
+    await asyncio.wait_for(loop(), timeout)
+
+
+def originate(layer: Layer, exten: str = "silent", number: str = "13800000001"):
+    return layer.ami.action({"Action": "Originate", "Async": "true", "Channel": "Local/12345@from-pstn",
+                             "Context": "caller", "Exten": exten, "Priority": 1,
+                             "CallerID": f'"Citizen" <{number}>', "Timeout": 30000})
