@@ -102,7 +102,15 @@ class Test:
     def describe(self) -> str:
         if self.kind != "var":
             return self.kind
-        return f"{self.var} {self.op} {self.value}" if self.op != "set" else f"{self.var} set"
+        if self.op == "set":
+            return f"{self.var} set"
+        if self.op == "in":
+            values = sorted(self.value)
+            shown = ", ".join(values[:3]) + (f" … {len(values)} values" if len(values) > 3 else "")
+            return f"{self.var} in [{shown}]"
+        if self.op == "matches":
+            return f"{self.var} matches {self.value.pattern}"
+        return f"{self.var} == {self.value}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,143 @@
+"""`cti flows check|simulate|graph`: validate the flows, walk one in the terminal, draw one.
+
+Wiring (cti/cli.py build_parser): ``from ivr_flows.cli import add_parser; add_parser(sub)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from cti.settings import ConfigError, load_settings
+
+
+def _settings(args: argparse.Namespace):
+    try:
+        settings = load_settings(getattr(args, "config", None)).flows
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    if getattr(args, "dir", None):
+        settings = settings.model_copy(update={"flows_dir": Path(args.dir)})
+    return settings
+
+
+def _load(settings):
+    from ivr_flows.loader import FlowLoadError, context_from_settings, load_dir
+
+    try:
+        return load_dir(Path(settings.flows_dir), context_from_settings(settings),
+                        (settings.entry_flow, settings.survey_flow)), None
+    except FlowLoadError as exc:
+        return None, exc.errors
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    flows, errors = _load(settings)
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        print(f"{len(errors)} error(s) in {settings.flows_dir}", file=sys.stderr)
+        return 1
+    for flow in flows.flows.values():
+        print(f"{flow.path}: flow {flow.name} OK ({len(flow.nodes)} nodes, {flow.digest})")
+    print(f"flows version {flows.version}: {len(flows.flows)} flow(s) OK")
+    return 0
+
+
+def _when(text: str | None, tz: ZoneInfo) -> dt.datetime:
+    if not text:
+        return dt.datetime.now(tz)
+    try:
+        when = dt.datetime.fromisoformat(text.replace(" ", "T") if len(text) > 10 else text + "T10:00")
+    except ValueError:
+        raise SystemExit(f"--at {text!r}: expected YYYY-MM-DD[THH:MM]") from None
+    return when if when.tzinfo else when.replace(tzinfo=tz)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ivr_flows.engine import http_fetch
+    from ivr_flows.interpreter import Interpreter
+    from ivr_flows.loader import read_catalogue
+    from ivr_flows.part import build_calendar
+    from ivr_flows.simulate import simulate
+
+    settings = _settings(args)
+    flows, errors = _load(settings)
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        return 1
+    if args.flow not in flows:
+        print(f"no flow {args.flow!r} (flows: {', '.join(sorted(flows.flows))})", file=sys.stderr)
+        return 1
+    interp = Interpreter(build_calendar(settings), settings.default_queue, settings.max_steps,
+                         settings.max_goto_depth)
+    keys = args.keys.split(",") if args.keys else []
+    when = _when(args.at, ZoneInfo(settings.timezone))
+    variables = {"caller": args.caller, "hotline": args.hotline, "uniqueid": "simulated", "caller_name": ""}
+    simulate(flows, interp, args.flow, keys, when, variables,
+             catalogue=read_catalogue(Path(settings.prompts_dir)),
+             fetch=lambda action: asyncio.run(http_fetch(action)))
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from ivr_flows.graph import to_dot, to_mermaid
+
+    settings = _settings(args)
+    flows, errors = _load(settings)
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        return 1
+    if args.flow not in flows:
+        print(f"no flow {args.flow!r} (flows: {', '.join(sorted(flows.flows))})", file=sys.stderr)
+        return 1
+    render = to_dot if args.format == "dot" else to_mermaid
+    sys.stdout.write(render(flows[args.flow], settings.default_queue))
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    flows = subparsers.add_parser("flows", help="IVR flows: check, simulate, graph")
+    sub = flows.add_subparsers(dest="flows_command", required=True)
+
+    p = sub.add_parser("check", help="validate every flow; all errors with file:line; non-zero on error")
+    p.add_argument("dir", nargs="?", help="flows directory (default: flows.flows_dir)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("simulate", help="walk a flow in the terminal, printing prompts and decisions")
+    p.add_argument("flow", help="flow name, e.g. main")
+    p.add_argument("--keys", default="", help="keys for the successive inputs, e.g. 2,1 ('-' = no key, h = hang up)")
+    p.add_argument("--at", help="date and time of the call, e.g. 2026-02-14T10:00 (default: now)")
+    p.add_argument("--caller", default="13800000000", help="caller number")
+    p.add_argument("--hotline", default="12345", help="number dialled (a directly merged hotline, e.g. 12316)")
+    p.add_argument("--dir", help="flows directory (default: flows.flows_dir)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("graph", help="print a flow as a Mermaid flowchart (or Graphviz dot)")
+    p.add_argument("flow", help="flow name, e.g. main")
+    p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    p.add_argument("--dir", help="flows directory (default: flows.flows_dir)")
+    p.set_defaults(func=cmd_graph)
+    return flows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ivr_flows.cli check`` works before the lead wires ``cti flows``."""
+    parser = argparse.ArgumentParser(prog="cti")
+    parser.add_argument("--config")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["flows", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
