@@ -1,0 +1,159 @@
+"""The wallboard over HTTP and in a real headless Chromium: token, live push, numbers equal to the API's,
+reports (HTTP and `cti report`), Prometheus metrics; a screenshot is kept as a test artifact."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from monitor_support import monitor_settings, originate, start_layer, until
+from playwright.async_api import async_playwright
+
+from cti.simulator import SimConfig, Simulator
+from queue_monitor.cli import add_parser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("CTI_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "var" / "test-artifacts"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+FIELDS = ["offered", "answered", "abandoned", "short_abandoned", "timed_out", "answer_rate_15s",
+          "answer_rate_10s", "average_wait", "average_talk"]
+
+
+def shown(value, field: str) -> str:
+    """The wallboard's formatting (queue_monitor/static/wallboard.html), for comparing with the API."""
+    if value is None:
+        return "—"
+    if field.startswith("answer_rate"):
+        return f"{100 * value:.1f}%"
+    if field.startswith("average"):
+        return f"{value:.1f}s"
+    return str(value)
+
+
+@pytest.fixture
+async def centre(tmp_path):
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=2))
+    await sim.start()
+    layer, part = await start_layer(monitor_settings(tmp_path, sim.ami_port), sim)
+    base = f"http://127.0.0.1:{layer.http_port}"
+    try:
+        yield sim, layer, part, base
+    finally:
+        await layer.stop()
+        await sim.stop()
+
+
+async def traffic(sim, layer, part, calls=(("press1", 4), ("press2", 2), ("abandon", 1))):
+    n = 0
+    for exten, count in calls:
+        for _ in range(count):
+            n += 1
+            await originate(layer, exten, f"1390000{n:04d}")
+    await until(lambda: sim.totals().get("offered", 0) >= n and sim.totals()["active"] == 0, 60, 0.05)
+    await until(lambda: not part.engine.legs, 10)
+
+
+async def test_http_endpoints_require_the_token_and_agree(centre, tmp_path, capsys):
+    sim, layer, part, base = centre
+    await traffic(sim, layer, part)
+    auth = {"Authorization": "Bearer wall-token"}
+    async with aiohttp.ClientSession() as http:
+        for path in ("/wallboard", "/api/figures", "/api/reports?from=2026-01-01&to=2026-01-02", "/metrics"):
+            async with http.get(base + path) as r:
+                assert r.status == 401, path
+        async with http.get(base + "/wallboard", headers=auth) as r:
+            assert r.status == 200 and "15秒接通率" in await r.text()
+        async with http.get(base + "/api/figures", headers=auth) as r:
+            wall = await r.json()
+        today = wall["centre"]["windows"]["today"]
+        assert today["offered"] == sim.totals()["answered"] + sim.totals()["abandoned"] + sim.totals()["timed_out"]
+        assert set(wall["queues"]) == {"public", "enterprise"}
+        assert wall["definitions"]["denominator"] == "offered_minus_short_abandons"
+        day = datetime.fromtimestamp(sim.clock.now(), ZoneInfo("Asia/Shanghai")).date().isoformat()
+        async with http.get(base + f"/api/reports?from={day}&to={day}", headers=auth) as r:
+            rep = await r.json()
+        assert rep["total"]["offered"] == today["offered"]
+        assert rep["total"]["answer_rate_15s"] == pytest.approx(today["answer_rate_15s"])
+        assert {q["name"] for q in rep["queues"]} == {"public", "enterprise"}
+        async with http.get(base + "/api/reports?from=yesterday&to=2026-01-01", headers=auth) as r:
+            assert r.status == 400 and "dates" in (await r.json())["detail"]
+        async with http.get(base + "/metrics", headers=auth) as r:
+            metrics = await r.text()
+        answered = wall["queues"]["public"]["windows"]["total"]["answered"]
+        assert f'cti_queue_calls_total{{queue="public",outcome="answered"}} {answered}' in metrics
+        assert "# TYPE cti_queue_calls_waiting gauge" in metrics
+    # the same report on the command line, from the database the layer wrote
+    config = tmp_path / "cti.yaml"
+    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    add_parser(parser.add_subparsers())
+    for fmt in ("json", "table", "csv"):
+        args = parser.parse_args(["--config", str(config), "report", "--from", day, "--to", day, "--format", fmt])
+        assert await asyncio.to_thread(args.func, args) == 0
+        out = capsys.readouterr().out
+        if fmt == "json":
+            assert json.loads(out)["total"]["offered"] == today["offered"]
+        elif fmt == "table":
+            assert "话务量" in out and "15秒接通率" in out and "最长通话时间" in out and "合计 total" in out
+        else:
+            assert out.splitlines()[0].startswith("name,offered,answered")
+
+
+async def test_chromium_shows_the_live_figures_of_the_api(centre):
+    sim, layer, part, base = centre
+    await traffic(sim, layer, part)
+    profile = Path(ARTIFACTS / "chromium-profile")
+    shutil.rmtree(profile, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1920, "height": 1080})
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{base}/wallboard?token=wall-token")
+            await page.wait_for_selector("#status.live", timeout=10000)
+            await page.wait_for_selector('section[data-scope="centre"]', timeout=10000)
+            # a call placed now reaches the open page by itself (live push, no reload)
+            before = int(await page.inner_text('section[data-scope="centre"] [data-f="offered"]'))
+            await traffic(sim, layer, part, (("press1", 1),))
+            await page.wait_for_function(
+                f'document.querySelector(\'section[data-scope="centre"] [data-f="offered"]\').textContent == "{before + 1}"',
+                timeout=10000)
+            await asyncio.sleep(0.3)  # let the last coalesced push land
+            async with aiohttp.ClientSession() as http:
+                async with http.get(base + "/api/figures", headers={"Authorization": "Bearer wall-token"}) as r:
+                    wall = await r.json()
+            scopes = {"centre": wall["centre"], **wall["queues"]}
+            for scope, fig in scopes.items():
+                tile = f'section[data-scope="{scope}"]'
+                for field in FIELDS:
+                    text = await page.inner_text(f'{tile} [data-f="{field}"]')
+                    assert text == shown(fig["windows"]["today"][field], field), (scope, field)
+                for state in ("logged_in", "available", "paused"):
+                    assert await page.inner_text(f'{tile} [data-f="agents.{state}"]') == str(fig["agents"][state])
+            # green when the 15 s rate meets the 95% threshold, and so on down to red
+            rate = wall["centre"]["windows"]["today"]["answer_rate_15s"]
+            colour = "green" if rate >= 0.95 else "yellow" if rate >= 0.9 else "orange" if rate >= 0.85 else "red"
+            assert colour in await page.get_attribute('section[data-scope="centre"]', "class")
+            assert "口径" in await page.inner_text("#defs")
+            await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
+            # the server drops the page's WebSocket: the page reconnects by itself
+            for ws in list(part.sockets):
+                await ws.close()
+            await until(lambda: len(part.sockets) == 1, 15)
+            await page.wait_for_selector("#status.live", timeout=10000)
+        finally:
+            await browser.close()
+            shutil.rmtree(profile, ignore_errors=True)
+    assert (ARTIFACTS / "wallboard.png").stat().st_size > 10_000
