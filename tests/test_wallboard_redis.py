@@ -1,0 +1,97 @@
+"""Two layer instances (a city and a county platform, each with its own PBX) share one wall through a
+real Redis started by the test on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+
+import aiohttp
+import pytest
+from monitor_support import monitor_settings, originate, start_layer, until
+
+from cti.simulator import SimConfig, Simulator
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+async def test_one_wall_shows_both_instances_queues(tmp_path, redis_url):
+    sims, layers, parts = [], [], []
+    try:
+        for name, calls in (("city", 3), ("county", 2)):
+            sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=1))
+            await sim.start()
+            sims.append(sim)
+            d = tmp_path / name
+            d.mkdir()
+            layer, part = await start_layer(monitor_settings(d, sim.ami_port, redis_url=redis_url, instance=name), sim)
+            layers.append(layer)
+            parts.append(part)
+            for n in range(calls):
+                await originate(layer, "press1", f"1370000{n:04d}")
+        for sim in sims:
+            await until(lambda s=sim: s.totals().get("answered", 0) >= 2 and s.totals()["active"] == 0, 60, 0.05)
+        city = layers[0]
+        url = f"http://127.0.0.1:{city.http_port}"
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"}) as http:
+            async def wall():
+                async with http.get(url + "/api/figures") as r:
+                    return await r.json()
+            for _ in range(200):
+                w = await wall()
+                if w["instances"] == ["city", "county"] and w["centre"]["windows"]["today"]["offered"] == 5:
+                    break
+                await asyncio.sleep(0.05)
+            assert w["instances"] == ["city", "county"]
+            assert {"public@city", "public@county"} <= set(w["queues"])
+            assert w["queues"]["public@county"]["windows"]["today"]["answered"] == 2
+            assert w["queues"]["public@city"]["windows"]["today"]["answered"] == 3
+            # the centre total is recomputed from both instances' counters
+            assert w["centre"]["windows"]["today"]["offered"] == 5
+            assert w["centre"]["agents"]["logged_in"] == 6   # 3 seats on each platform
+            # the city's wallboard WebSocket carries the county's figures too
+            async with http.ws_connect(url + "/wallboard/ws") as ws:
+                msg = json.loads((await ws.receive(timeout=5)).data)
+                assert "public@county" in msg["queues"]
+            # a county call placed now shows on the city's wall
+            await originate(layers[1], "press1", "13700009999")
+            await until(lambda: sims[1].totals()["offered"] >= 3 and sims[1].totals()["active"] == 0, 60, 0.05)
+            for _ in range(200):
+                w = await wall()
+                if w["queues"]["public@county"]["windows"]["today"]["answered"] == 3:
+                    break
+                await asyncio.sleep(0.05)
+            assert w["queues"]["public@county"]["windows"]["today"]["answered"] == 3
+    finally:
+        for layer in layers:
+            await layer.stop()
+        for sim in sims:
+            await sim.stop()
