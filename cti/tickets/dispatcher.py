@@ -12,7 +12,7 @@ import aiohttp
 
 from cti.bus import EventBus
 from cti.tickets import events, retry, signing
-from cti.tickets.outbox import Claimed, Outbox
+from cti.tickets.outbox import Claimed, Outbox, Outcome
 from cti.tickets.settings import TicketsSettings
 
 log = logging.getLogger(__name__)
@@ -93,14 +93,25 @@ class Dispatcher:
                 timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout))
         gate = asyncio.Semaphore(self.settings.concurrency)
 
-        async def one(claim: Claimed) -> None:
+        async def one(claim: Claimed) -> Outcome:
             async with gate:
-                await self._deliver(url, claim)
+                return await self._attempt(url, claim)
 
-        await asyncio.gather(*(one(c) for c in claims))
+        outcomes = await asyncio.gather(*(one(c) for c in claims))
+        # One transaction for the whole batch: a commit per message would bound delivery by fsync.
+        applied = await self.outbox.record(outcomes)
+        for x in outcomes:
+            if x.claim.id in applied:
+                self._report(url, x)
+        if any(x.kind == "dead" and x.status == 410 for x in outcomes):
+            # The backend says this endpoint is gone for good: stop sending until an admin acts.
+            await self.outbox.set_endpoint(url, "failed", "410 Gone")
+            log.error("ticket backend %s answered 410 Gone: delivery stopped; fix it and run "
+                      "`cti outbox replay --all-dead`", url)
+            self._publish(events.TOPIC_ENDPOINT, outcomes[0].claim, detail=url)
         return len(claims)
 
-    async def _deliver(self, url: str, claim: Claimed) -> None:
+    async def _attempt(self, url: str, claim: Claimed) -> Outcome:
         body = claim.body.encode()
         now = self.outbox.clock()
         headers = signing.sign_headers(self.settings.secrets, claim.message_id, int(now.timestamp()), body)
@@ -116,31 +127,27 @@ class Dispatcher:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if status is not None and 200 <= status < 300:
-            if await self.outbox.delivered(claim, status):
-                self.delivered += 1
-                log.info("ticket %s message %s delivered (attempt %d)", claim.ticket_id, claim.message_id,
-                         claim.attempts)
-                self._publish(events.TOPIC_DELIVERED, claim, status="delivered")
-            return
+            return Outcome(claim, "delivered", status)
         if status == 410:
-            # The backend says this endpoint is gone for good: stop sending until an admin acts.
-            await self.outbox.dead(claim, status, "410 Gone: endpoint marked failed")
-            await self.outbox.set_endpoint(url, "failed", f"410 Gone on {claim.message_id}")
-            log.error("ticket backend %s answered 410 Gone: delivery stopped; fix it and run `cti outbox replay`",
-                      url)
-            self._publish(events.TOPIC_ENDPOINT, claim, detail=url)
-            self._publish(events.TOPIC_DEAD, claim, detail="410 Gone")
-            return
+            return Outcome(claim, "dead", status, "410 Gone: endpoint marked failed")
         delay = retry.next_delay(claim.attempts, self.settings.retry_schedule, self.settings.retry_jitter, self.rng)
         if delay is None:
-            if await self.outbox.dead(claim, status, error):
-                log.error("ticket %s message %s is a dead letter after %d attempts: %s", claim.ticket_id,
-                          claim.message_id, claim.attempts, error)
-                self._publish(events.TOPIC_DEAD, claim, detail=error)
-            return
+            return Outcome(claim, "dead", status, error)
         if retry_after is not None:
             delay = min(max(delay, retry_after), self.settings.retry_after_max)
-        if await self.outbox.retry_at(claim, now + timedelta(seconds=delay), status, error):
-            log.warning("ticket %s message %s attempt %d failed (%s); next in %.1f s", claim.ticket_id,
-                        claim.message_id, claim.attempts, error, delay)
-            self._publish(events.TOPIC_RETRY, claim, detail=error)
+        return Outcome(claim, "retry", status, error, now + timedelta(seconds=delay))
+
+    def _report(self, url: str, x: Outcome) -> None:
+        c = x.claim
+        if x.kind == "delivered":
+            self.delivered += 1
+            log.info("ticket %s message %s delivered (attempt %d)", c.ticket_id, c.message_id, c.attempts)
+            self._publish(events.TOPIC_DELIVERED, c, status="delivered")
+        elif x.kind == "dead":
+            log.error("ticket %s message %s is a dead letter after %d attempts: %s", c.ticket_id, c.message_id,
+                      c.attempts, x.error)
+            self._publish(events.TOPIC_DEAD, c, detail=x.error)
+        else:
+            log.warning("ticket %s message %s attempt %d failed (%s); next at %s", c.ticket_id, c.message_id,
+                        c.attempts, x.error, x.retry_at.isoformat(timespec="seconds"))
+            self._publish(events.TOPIC_RETRY, c, detail=x.error)

@@ -36,13 +36,23 @@ class Claimed:
     token: str
 
 
+@dataclass(frozen=True)
+class Outcome:
+    claim: Claimed
+    kind: str                          # delivered, retry, dead
+    status: int | None = None          # the HTTP status, None when no answer came
+    error: str = ""
+    retry_at: datetime | None = None
+
+
 def new_message_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def new_message(ticket_id: str, event_type: str, body: str, now: datetime) -> OutboxMessage:
-    return OutboxMessage(message_id=new_message_id(), ticket_id=ticket_id, event_type=event_type, body=body,
-                         created_at=now, status="pending", attempts=0, next_attempt_at=now)
+def new_message(ticket_id: str, event_type: str, body: str, now: datetime) -> dict:
+    """The column values of a fresh outbox row."""
+    return dict(message_id=new_message_id(), ticket_id=ticket_id, event_type=event_type, body=body,
+                created_at=now, status="pending", attempts=0, next_attempt_at=now)
 
 
 class Outbox:
@@ -67,33 +77,42 @@ class Outbox:
             rows = (await conn.execute(stmt)).all()
         return sorted((Claimed(*row, token=token) for row in rows), key=lambda c: c.id)
 
+    async def record(self, outcomes: Sequence[Outcome]) -> set[int]:
+        """Write a batch's results in one transaction; return the ids whose claim was still ours."""
+        now = self.clock()
+        o = OutboxMessage
+        applied: set[int] = set()
+        delivered = [x for x in outcomes if x.kind == "delivered"]
+        async with self.engine.begin() as conn:
+            by_token: dict[str, list[Outcome]] = {}
+            for x in delivered:
+                by_token.setdefault(x.claim.token, []).append(x)
+            for token, group in by_token.items():
+                rows = (await conn.execute(
+                    update(o).where(o.id.in_([x.claim.id for x in group]), o.claimed_by == token, o.status == "pending")
+                    .values(status="delivered", delivered_at=now, last_status=group[0].status, last_error=None,
+                            claimed_by=None, claimed_until=None)
+                    .returning(o.id, o.ticket_id))).all()
+                applied.update(r.id for r in rows)
+                if rows:
+                    await conn.execute(update(Ticket).where(Ticket.id.in_([r.ticket_id for r in rows]),
+                                                            Ticket.status == "created").values(status="delivered"))
+            for x in outcomes:
+                if x.kind == "retry":
+                    values = dict(next_attempt_at=x.retry_at, last_status=x.status, last_error=x.error[:2000],
+                                  claimed_by=None, claimed_until=None)
+                elif x.kind == "dead":
+                    values = dict(status="dead", last_status=x.status, last_error=x.error[:2000],
+                                  claimed_by=None, claimed_until=None)
+                else:
+                    continue
+                if (await conn.execute(self._fenced(x.claim).values(**values))).rowcount:
+                    applied.add(x.claim.id)
+        return applied
+
     def _fenced(self, claim: Claimed):
         o = OutboxMessage
         return update(o).where(o.id == claim.id, o.claimed_by == claim.token, o.status == "pending")
-
-    async def delivered(self, claim: Claimed, status: int) -> bool:
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            done = await conn.execute(self._fenced(claim).values(
-                status="delivered", delivered_at=now, last_status=status, last_error=None,
-                claimed_by=None, claimed_until=None))
-            if done.rowcount:
-                await conn.execute(update(Ticket).where(Ticket.id == claim.ticket_id, Ticket.status == "created")
-                                   .values(status="delivered"))
-        return bool(done.rowcount)
-
-    async def retry_at(self, claim: Claimed, when: datetime, status: int | None, error: str) -> bool:
-        async with self.engine.begin() as conn:
-            done = await conn.execute(self._fenced(claim).values(
-                next_attempt_at=when, last_status=status, last_error=error[:2000],
-                claimed_by=None, claimed_until=None))
-        return bool(done.rowcount)
-
-    async def dead(self, claim: Claimed, status: int | None, error: str) -> bool:
-        async with self.engine.begin() as conn:
-            done = await conn.execute(self._fenced(claim).values(
-                status="dead", last_status=status, last_error=error[:2000], claimed_by=None, claimed_until=None))
-        return bool(done.rowcount)
 
     async def release(self, claims: Sequence[Claimed]) -> None:
         """Give unstarted claims back (clean stop), without counting an attempt."""
