@@ -69,6 +69,10 @@ class Layer:
         log.info("FastAGI listening on %s:%s", s.agi.bind, self.agi.port)
         await self.ami.start(wait=False)  # reconnects in the background until Asterisk answers
 
+    def status_line(self) -> str:
+        """One line for the terminal: the AMI session, calls in the IVR, then each queue."""
+        return f"[AMI {self.ami.state}] IVR 语音导航中 in IVR {self.agi.stats.active} | {self.summary.line()}"
+
     async def stop(self) -> None:
         await self.agi.stop(self.settings.agi.shutdown_grace)
         await self.ami.close()
@@ -91,7 +95,7 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
             try:
                 await asyncio.wait_for(stop.wait(), settings.monitor.summary_interval)
             except TimeoutError:
-                line = f"[AMI {layer.ami.state}] {layer.summary.line()}"
+                line = layer.status_line()
                 if line != last:
                     print_line(line)
                     last = line

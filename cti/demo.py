@@ -67,7 +67,7 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         while not stop.is_set() and sim.returncode is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            line = f"[AMI {layer.ami.state}] {layer.summary.line()}"
+            line = layer.status_line()
             if line != last:
                 print_line(line)
                 last = line
