@@ -110,7 +110,7 @@ def check_graph(flows: dict[str, tuple[m.Flow | None, FlowParser]]) -> list[Flow
                 else:
                     entries[other].add(other_node)
     for name, (flow, parser) in flows.items():
-        if flow is None or flow.start not in parser.declared:
+        if flow is None or flow.start not in parser.declared or parser.broken_edges:
             continue
         edges = _edges(parser)
         roots = {flow.start} | entries[name]

@@ -54,13 +54,13 @@ class Context:
 class _Node:
     """Reads the fields of one node and records what is wrong with them."""
 
-    def __init__(self, parser: FlowParser, node_id: str, body: LDict) -> None:
-        self.p, self.id, self.body = parser, node_id, body
+    def __init__(self, parser: FlowParser, node_id: str, body: LDict, line: int) -> None:
+        self.p, self.id, self.body, self.line = parser, node_id, body, line
         self.used = {"type", "note", "description"}
         self.ok = True
 
     def error(self, key: str | None, message: str) -> None:
-        line = self.body.line_of(key) if key is not None else self.body.line
+        line = self.body.line_of(key) if key is not None else self.line
         self.p.error(line, f"node {self.id}", message)
         self.ok = False
 
@@ -75,6 +75,8 @@ class _Node:
     def target(self, key: str, required: bool = True) -> str | None:
         value = self.get(key, required)
         if value is None:
+            if required:
+                self.p.broken_edges = True  # reachability would only echo this error
             return None
         if not isinstance(value, str | int) or isinstance(value, bool):
             self.error(key, f"'{key}' must name a node, got {value!r}")
@@ -166,6 +168,7 @@ class FlowParser:
         self.gotos: list[tuple[str, str, str | None, int]] = []  # (node, flow, node, line)
         self.name = ""
         self.declared: dict[str, int] = {}
+        self.broken_edges = False
         self.start_line = 1
 
     def error(self, line: int, where: str, message: str) -> None:
@@ -205,7 +208,7 @@ class FlowParser:
             if not isinstance(body, LDict):
                 self.error(line, f"node {node_id}", "a node is a mapping with a 'type'")
                 continue
-            node = self._node(node_id, body)
+            node = self._node(node_id, body, line)
             if node is not None:
                 nodes[node_id] = node
         self.declared = {str(k): nodes_data.line_of(k) for k in nodes_data}
@@ -216,15 +219,15 @@ class FlowParser:
         # Built even with errors, so the graph checks can report their findings in the same run.
         return m.Flow(name, self.path, str(start), MappingProxyType(nodes), str(data.get("description") or ""))
 
-    def _node(self, node_id: str, body: LDict) -> m.Node | None:
+    def _node(self, node_id: str, body: LDict, line: int) -> m.Node | None:
         kind = body.get("type")
         reader = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
         if reader is None:
             types = "play, menu, collect, set, condition, queue, transfer, goto, http, survey, hangup"
             self.error(body.line_of("type"), f"node {node_id}", f"unknown or missing type {kind!r} (one of: {types})")
             return None
-        n = _Node(self, node_id, body)
-        node = reader(n, node_id, body.line)
+        n = _Node(self, node_id, body, line)
+        node = reader(n, node_id, line)
         n.finish()
         return node if n.ok else None
 
@@ -302,36 +305,40 @@ class FlowParser:
             n.error(None, "a set node needs 'vars' or 'tags'")
         return m.SetVars(i, line, MappingProxyType(values), tags, n.target("next"))
 
-    def _test(self, n: _Node, raw, key: str) -> m.Test | None:
+    def _test(self, n: _Node, raw, line: int) -> m.Test | None:
+        def bad(message: str) -> None:
+            self.error(line, f"node {n.id}", message)
+            n.ok = False
+
         if isinstance(raw, str):
             if raw in CALENDAR_TESTS:
                 return m.Test(raw)
-            n.error(key, f"unknown test {raw!r} (one of: {', '.join(CALENDAR_TESTS)}, or {{var: ..., equals: ...}})")
+            bad(f"unknown test {raw!r} (one of: {', '.join(CALENDAR_TESTS)}, or {{var: ..., equals: ...}})")
             return None
         if isinstance(raw, dict) and isinstance(raw.get("var"), str):
             ops = [op for op in ("equals", "in", "matches", "set") if op in raw]
             extra = set(raw) - {"var", "equals", "in", "matches", "set"}
             if len(ops) != 1 or extra:
-                n.error(key, f"a variable test has 'var' and one of equals, in, matches, set; got {dict(raw)!r}")
+                bad(f"a variable test has 'var' and one of equals, in, matches, set; got {dict(raw)!r}")
                 return None
             op, value = ops[0], raw[ops[0]]
             if op == "in":
                 if not isinstance(value, list):
-                    n.error(key, f"'in' takes a list, got {value!r}")
+                    bad(f"'in' takes a list, got {value!r}")
                     return None
                 value = frozenset(str(v) for v in value)
             elif op == "matches":
                 try:
                     value = re.compile(str(value))
                 except re.error as exc:
-                    n.error(key, f"{value!r} is not a valid regular expression: {exc}")
+                    bad(f"{value!r} is not a valid regular expression: {exc}")
                     return None
             elif op == "set":
                 value = bool(value)
             else:
                 value = "" if value is None else str(value)
             return m.Test("var", raw["var"], op, value)
-        n.error(key, f"a test is one of {', '.join(CALENDAR_TESTS)} or {{var: ..., equals: ...}}, got {raw!r}")
+        bad(f"a test is one of {', '.join(CALENDAR_TESTS)} or {{var: ..., equals: ...}}, got {raw!r}")
         return None
 
     def _condition(self, n: _Node, i: str, line: int):
@@ -348,7 +355,7 @@ class FlowParser:
                 n.ok = False
                 continue
             want = "if" in case
-            test = self._test(n, case["if" if want else "unless"], "cases")
+            test = self._test(n, case["if" if want else "unless"], case_line)
             target = case.get("then")
             if target is None:
                 self.error(case_line, f"node {i}", "a case has no 'then' branch")

@@ -26,7 +26,6 @@ class FlowsSettings(Section):
     max_steps: int = Field(200, ge=10, le=100_000)
     max_goto_depth: int = Field(8, ge=1, le=100)
     reload_interval: float = Field(2.0, ge=0)
-    http_timeout: float = Field(3.0, gt=0, le=60)
     timezone: str = "Asia/Shanghai"
     working_hours: list[str] = ["08:30-12:00", "13:30-17:30"]
     calendar_override: Path = Path("config/calendar-override.yaml")
