@@ -159,7 +159,7 @@ class AmiClient(Manager):
                 if not self._logged_in.done():
                     self._logged_in.set_exception(exc)
                 return
-            except (OSError, AmiError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, AmiError) as exc:
                 delay = min(self.reconnect_max, self.reconnect_min * 2**attempt) * random.uniform(0.8, 1.0)
                 attempt += 1
                 log.warning("AMI connection to %s:%s failed (%s); retry in %.1fs",
@@ -218,7 +218,7 @@ class AmiClient(Manager):
             await asyncio.sleep(self.ping_interval)
             try:
                 await self.action({"Action": "Ping"}, timeout=max(1.0, self.ping_interval))
-            except (AmiError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, AmiError) as exc:
                 if not protocol.closed:
                     log.error("AMI keepalive failed (%s); dropping the connection", exc)
                     protocol.transport.abort()
@@ -258,7 +258,7 @@ class AmiClient(Manager):
         if self.protocol is not None and not self.protocol.closed:
             try:
                 await self.action({"Action": "Logoff"}, timeout=1.0)
-            except (AmiError, asyncio.TimeoutError):
+            except (TimeoutError, AmiError):
                 pass
             self.protocol.closed = True
             self.protocol.transport.close()
@@ -287,7 +287,7 @@ class AmiClient(Manager):
         future = protocol.send(action, as_list=None)  # None: let panoramisk detect list replies
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout or self.action_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             protocol.responses.pop(action.id, None)
             raise AmiTimeout(f"no answer to {fields.get('Action')} within {timeout or self.action_timeout}s") from None
 

@@ -121,7 +121,8 @@ class AmiMessage(Mapping[str, str]):
         return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
     def __repr__(self) -> str:
-        return "<AmiMessage %s>" % " ".join(f"{k}={v!r}" for k, v in self._fields[:4])
+        shown = " ".join(f"{k}={v!r}" for k, v in self._fields[:4])
+        return f"<AmiMessage {shown}>"
 
 
 def parse_frame(frame: bytes) -> AmiMessage | None:
