@@ -108,7 +108,9 @@ class TicketsPart:
                                   "summary": "满意度回访：不满意 (survey rating: dissatisfied)"})
         department = _field(record, "after_hours_department")
         if department:
-            self._spawn(common | {"request_type": _field(record, "request_type") or "help",
+            wanted = _field(record, "request_type") or "help"
+            types = self.settings.request_types
+            self._spawn(common | {"request_type": wanted if wanted in types else types[0],
                                   "source": "after_hours", "department": str(department),
                                   "hotline": _field(record, "hotline"),
                                   "summary": f"非工作时间来电，转{department}工单 (after-hours call for {department})"})

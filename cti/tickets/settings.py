@@ -107,6 +107,8 @@ class TicketsSettings(Section):
     def _deliverable(self) -> TicketsSettings:
         if self.endpoint_url and not self.secrets:
             raise ValueError("endpoint_url needs at least one secret to sign with (tickets.secrets)")
+        if self.lease_seconds <= self.request_timeout:
+            raise ValueError("lease_seconds must exceed request_timeout, or a slow delivery could be sent twice")
         if "default" not in self.time_limits:
             raise ValueError("time_limits needs a 'default' row")
         return self
