@@ -47,10 +47,15 @@ async def test_the_part_creates_delivers_and_takes_callbacks(tmp_path):
             layer.bus.publish("ivr.session", {"caller_id": "13700000003", "uniqueid": "1700000000.7",
                                               "path": ["main", "survey"], "rating": 3})
             layer.bus.publish("ivr.session", {"caller_id": "13700000004", "rating": 1})
-            await wait_for(lambda: len(receiver.unique) == 3)
+            # An after-hours call for a parallel-merged department becomes that department's ticket.
+            layer.bus.publish("ivr.session", {"caller_id": "13700000005", "hotline": "95598",
+                                              "after_hours_department": "供电服务热线"})
+            await wait_for(lambda: len(receiver.unique) == 4)
             bodies = [json.loads(b)["data"] for _, b in receiver.requests]
             survey = next(d for d in bodies if d["source"] == "survey")
             assert survey["rating"] == 3 and survey["call_ids"] == ["1700000000.7"]
+            night = next(d for d in bodies if d["source"] == "after_hours")
+            assert (night["department"], night["hotline"], night["request_type"]) == ("供电服务热线", "95598", "help")
             assert {first["id"], second["id"]} < {d["id"] for d in bodies}
             # The backend's callback needs no token, only its signature.
             body = json.dumps({"type": "ticket.status", "timestamp": datetime.now(UTC).isoformat(),
