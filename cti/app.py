@@ -8,6 +8,7 @@ in its constructor, and may have ``setup_web(app)``, ``async start()`` and ``asy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -73,6 +74,18 @@ class Layer:
         """One line for the terminal: the AMI session, calls in the IVR, then each queue."""
         return f"[AMI {self.ami.state}] IVR 语音导航中 in IVR {self.agi.stats.active} | {self.summary.line()}"
 
+    async def print_status(self, stop: asyncio.Event, print_line: Callable[[str], None], interval: float,
+                           alive: Callable[[], bool] = lambda: True) -> None:
+        """Print the status line whenever it changed, every ``interval`` seconds, until ``stop``."""
+        last = ""
+        while not stop.is_set() and alive():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            line = self.status_line()
+            if line != last and not stop.is_set():
+                print_line(line)
+                last = line
+
     async def stop(self) -> None:
         await self.agi.stop(self.settings.agi.shutdown_grace)
         await self.ami.close()
@@ -90,15 +103,7 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
     if not settings.http.token:
         print_line(f"HTTP token for this run: {layer.http_token}")
     try:
-        last = ""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), settings.monitor.summary_interval)
-            except TimeoutError:
-                line = layer.status_line()
-                if line != last:
-                    print_line(line)
-                    last = line
+        await layer.print_status(stop, print_line, settings.monitor.summary_interval)
     finally:
         await layer.stop()
     return 0

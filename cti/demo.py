@@ -63,14 +63,7 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
                    f"AMI 127.0.0.1:{ami_port}, FastAGI 127.0.0.1:{agi_port}, data in {data_dir}/")
         print_line(f"HTTP API: http://127.0.0.1:{layer.http_port}/?token={layer.http_token}")
         print_line("live summary per queue when it changes; Ctrl-C stops")
-        last = ""
-        while not stop.is_set() and sim.returncode is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-            line = layer.status_line()
-            if line != last:
-                print_line(line)
-                last = line
+        await layer.print_status(stop, print_line, 1.0, alive=lambda: sim.returncode is None)
     finally:
         await layer.stop()
         if sim.returncode is None:
