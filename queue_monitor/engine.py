@@ -253,13 +253,14 @@ class QueueEngine:
                 out += self._end_talk(leg, ts)
             self._close_leg(leg)
         linkedid = ev.get("Linkedid", "")
-        if uid and uid == linkedid:
-            call = self.calls.get(linkedid)
-            if call is not None:
+        call = self.calls.get(linkedid)
+        if call is not None:
+            # The call ends with its first channel, or with the channel that was in the queue.
+            if uid == linkedid or (call.last_leg is not None and call.last_leg.uniqueid == uid):
                 call.origin_gone = True
                 self._maybe_forget(call)
-            else:
-                self.call_vars.pop(linkedid, None)
+        elif uid and uid == linkedid:
+            self.call_vars.pop(linkedid, None)
         return out
 
     def _complete(self, ev: AmiMessage, ts: float) -> list[QueueCall]:

@@ -72,7 +72,8 @@ class Tally:
         self.answered_10s += waited <= defs.short_service_level
         wait = connect - join
         self.wait_sum += wait
-        self.wait_max = max(self.wait_max, wait)
+        if wait > self.wait_max:
+            self.wait_max = wait
 
     def add_unanswered(self, defs: Definitions, outcome: str, join: float, left: float) -> None:
         waited = defs.waited(join, left)
@@ -87,7 +88,8 @@ class Tally:
     def add_talk(self, seconds: float) -> None:
         self.talk_count += 1
         self.talk_sum += seconds
-        self.talk_max = max(self.talk_max, seconds)
+        if seconds > self.talk_max:
+            self.talk_max = seconds
 
     def merge(self, other: Tally) -> Tally:
         for f in _NUMERIC:

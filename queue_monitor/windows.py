@@ -38,7 +38,6 @@ class ScopeWindows:
         self.day = day
         self.buckets: dict[int, Tally] = {}
         self.day_start = 0.0
-        self.today = Tally()
         self.slots: dict[int, Tally] = {}
         self.total = Tally()
         self.newest = 0                  # newest bucket index seen
@@ -54,7 +53,6 @@ class ScopeWindows:
                 b = self.buckets[idx] = Tally()
             out.append(b)
         if self.day.day_of(ts) == self.day_start:
-            out.append(self.today)
             s = int((ts - self.day_start) // self.slot)
             t = self.slots.get(s)
             if t is None:
@@ -65,20 +63,26 @@ class ScopeWindows:
     def _advance(self, now: float) -> None:
         idx = int(now // self.bucket)
         if idx > self.newest:
-            self.newest = idx
-            if len(self.buckets) > self.span:
-                for k in [k for k in self.buckets if k <= idx - self.span]:
-                    del self.buckets[k]
+            self._roll(idx, now)
+
+    def _roll(self, idx: int, now: float) -> None:
+        # a new day starts on a bucket boundary (buckets divide the day), so it is checked here only
+        self.newest = idx
+        if len(self.buckets) > self.span:
+            for k in [k for k in self.buckets if k <= idx - self.span]:
+                del self.buckets[k]
         start = self.day.day_of(now)
         if start > self.day_start:  # a new day: today's counters restart at 00:00
             self.day_start = start
-            self.today = Tally()
             self.slots = {}
 
     def window(self, name: str, now: float) -> Tally:
         self._advance(now)
-        if name == "today":
-            return Tally().merge(self.today)
+        if name == "today":  # the sum of today's sparkline slots
+            out = Tally()
+            for t in self.slots.values():
+                out.merge(t)
+            return out
         if name == "total":
             return Tally().merge(self.total)
         first = int((now - self.windows[name]) // self.bucket) + 1
