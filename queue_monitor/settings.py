@@ -27,7 +27,7 @@ class MonitorSettings(Section):
     green_at: float = Field(0.95, ge=0, le=1)
     yellow_at: float = Field(0.90, ge=0, le=1)
     orange_at: float = Field(0.85, ge=0, le=1)
-    push_interval: float = Field(0.25, gt=0)
+    push_interval: float = Field(0.2, gt=0)
     refresh_seconds: float = Field(2.0, gt=0)
     database_url: str = "sqlite+aiosqlite:///var/monitor.db"
     redis_url: str = ""
@@ -50,6 +50,13 @@ class MonitorSettings(Section):
         for name, seconds in value.items():
             if name in ("today", "total") or seconds <= 0:
                 raise ValueError(f"window {name!r}: names today/total are reserved, seconds must be > 0")
+        return value
+
+    @field_validator("bucket_seconds")
+    @classmethod
+    def _divides_day(cls, value: float) -> float:
+        if 86400 % value:
+            raise ValueError("must divide a day (86400 s) so that days start on a bucket boundary")
         return value
 
     @field_validator("database_url")
