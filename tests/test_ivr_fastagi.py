@@ -256,3 +256,38 @@ async def test_an_invalid_edit_is_rejected_and_the_running_version_keeps_serving
         assert any("key 9 goes to unknown node 'supervisoin'" in e for e in r.store.last_errors)
         caller = r.call(MENU + [("dtmf", "9")])
         assert await caller.wait_queued() == "supervision"
+
+
+async def test_the_part_replaces_the_placeholder_ivr_in_the_layer(tmp_path):
+    from ivr_rig import flows_settings
+
+    from cti.app import Layer
+    from cti.settings import Settings
+    from cti.simulator import SimConfig, Simulator
+    from ivr_flows.part import FlowsPart
+    from ivr_flows.record import TOPIC_SESSION
+
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20))
+    await sim.start()
+    s = Settings(data_dir=tmp_path)
+    s = s.model_copy(update={
+        "ami": s.ami.model_copy(update={"port": sim.ami_port, "reconnect_min": 0.05}),
+        "agi": s.agi.model_copy(update={"port": 0}), "http": s.http.model_copy(update={"port": 0}),
+        "flows": flows_settings()})
+    layer = Layer(s, parts=[FlowsPart])
+    records = []
+    layer.bus.subscribe(TOPIC_SESSION, lambda _t, rec: records.append(rec))
+    await layer.start()
+    sim.config.agi_port = layer.agi.port
+    try:
+        assert "survey" in layer.registry
+        await layer.ami.wait_connected(5)
+        await layer.ami.action({"Action": "Originate", "Channel": "Local/12345@from-pstn", "Context": "caller",
+                                "Exten": "silent", "Priority": 1, "CallerID": "13800000001", "Async": "true"})
+        while not records:
+            await asyncio.sleep(0.02)
+        assert records[0].flow == "main" and records[0].queue == "public"   # whatever the hour
+        assert records[0].version == layer.parts[0].store.current.version
+    finally:
+        await layer.stop()
+        await sim.stop()
