@@ -45,6 +45,7 @@ class DepartmentTiming:
     answer_delay: Duration = 3.0
     talk_time: Duration = 30.0
     no_answer_rate: float = 0.0             # probability the department never answers
+    busy: bool = False                      # every call finds the line busy (cause 17)
 
 
 @dataclass

@@ -273,6 +273,9 @@ class Dialplan:
         """[departments] _X.: NoOp, Ringing, Wait(3), Answer, Wait(30), Hangup."""
         pbx = self.pbx
         timing = pbx.department_timing(exten)
+        if timing.busy:
+            from .department_busy import busy_department
+            return await busy_department(pbx, two, exten)
         rng = pbx.rng_for("department", exten, two.cid_num)
         answers = rng.random() >= timing.no_answer_rate
         delay = sample(timing.answer_delay, rng) if answers else 86400.0

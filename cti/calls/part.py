@@ -1,0 +1,54 @@
+"""The call-control part of the layer: ``cti.calls.part:CallsPart(layer)``."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
+from cti.calendar import WorkCalendar
+from cti.calls.agents import Agents
+from cti.calls.api import AgentHub, CallsApi
+from cti.calls.service import CallControl
+from cti.calls.settings import CallsSettings
+from cti.hotlines import load_directory
+
+log = logging.getLogger(__name__)
+
+TOPIC_IVR_SESSION = "ivr.session"   # ivr_flows.record.TOPIC_SESSION
+
+
+class CallsPart:
+    """Loads the hotline directory (a bad file stops the start with file:line), then serves the desktop."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.settings = s = getattr(layer.settings, "calls", None) or CallsSettings()
+        flows = getattr(layer.settings, "flows", None)
+        self.directory = load_directory(s.hotlines_file)
+        self.calendar = WorkCalendar.from_file(getattr(flows, "calendar_override", None),
+                                               hours=getattr(flows, "working_hours", None),
+                                               warn_days=getattr(flows, "calendar_warn_days", 90))
+        tz = ZoneInfo(getattr(flows, "timezone", "Asia/Shanghai"))
+        self.control = CallControl(layer.bus, layer.ami, self.directory, self.calendar, tz, s)
+        self.agents = Agents(self.control)
+        self.hub = AgentHub(layer.bus)
+        self.api = CallsApi(self.control, self.agents, self.hub)
+        layer.bus.subscribe(TOPIC_EVENT, self.control.on_ami_event)
+        layer.bus.subscribe(TOPIC_RESYNCED, self.control.on_resynced)
+        layer.bus.subscribe(TOPIC_IVR_SESSION, self.control.on_ivr_session)
+
+    def setup_web(self, app) -> None:
+        self.api.setup(app)
+
+    async def start(self) -> None:
+        # After hours a transfer request becomes a ticket: through the tickets part when it runs here.
+        tickets = next((p.tickets for p in getattr(self.layer, "parts", ())
+                        if hasattr(getattr(p, "tickets", None), "create")), None)
+        self.control.make_ticket = tickets.create if tickets is not None else None
+        if tickets is None:
+            log.info("calls: no tickets part; after-hours requests go out on the bus (tickets.request)")
+
+    async def stop(self) -> None:
+        await self.hub.close()
+        await self.control.drain()

@@ -1,0 +1,58 @@
+"""Settings section `calls:` (owned by the call-control package cti/calls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from cti.settings_base import Section
+
+
+def _split(value: Any) -> Any:
+    # Environment overrides arrive as one string: CTI_CALLS_AGENT_QUEUES=public,enterprise
+    return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+
+class CallsSettings(Section):
+    hotlines_file: Path = Path("config/hotlines.yaml")
+    department_context: str = "departments"       # [departments] of extensions_cti.conf (three-way target)
+    transfer_context: str = "cti-transfer"        # [cti-transfer] of extensions_cti.conf (one-key transfer)
+    agent_interface: str = "Local/{agent}@agents/n"   # queue member interface of an agent ({agent} = id)
+    agent_queues: list[str] = ["public"]          # queues an agent logs in to when the request names none
+    atxfer_code: str = "*2"                       # features.conf [featuremap] atxfer
+    threeway_code: str = "*3"                     # features.conf atxferthreeway
+    abort_code: str = "*1"                        # features.conf atxferabort
+    supervisor_channel: str = "Local/{supervisor}@agents"   # how a supervisor's phone is dialled
+    spy_options: dict[str, str] = {"listen": "qES", "whisper": "qwES", "barge": "qBES"}
+    after_hours_request_type: str = "help"        # request type of the ticket made after hours
+    history_per_caller: int = Field(5, ge=0, le=100)   # previous calls shown in a screen pop
+    action_timeout: float = Field(5.0, gt=0)
+
+    @field_validator("agent_queues", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("agent_interface")
+    @classmethod
+    def _agent_placeholder(cls, value: str) -> str:
+        if "{agent}" not in value:
+            raise ValueError("agent_interface must contain {agent}")
+        return value
+
+    @field_validator("supervisor_channel")
+    @classmethod
+    def _supervisor_placeholder(cls, value: str) -> str:
+        if "{supervisor}" not in value:
+            raise ValueError("supervisor_channel must contain {supervisor}")
+        return value
+
+    @field_validator("spy_options")
+    @classmethod
+    def _modes(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"listen", "whisper", "barge"} - set(value)
+        if missing:
+            raise ValueError(f"spy_options lacks {', '.join(sorted(missing))}")
+        return value

@@ -1,0 +1,279 @@
+"""Calls and transfers from AMI events: a pure consumer (events in, notices out, no I/O, no clock).
+
+A *call* here is a citizen connected to an agent by a queue; its id is the Uniqueid of the citizen's
+queue channel (the same id the IVR session and the queue_log carry). The tracker routes each AMI
+event to the call's transfer state machine and says what the controller must do or tell.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from cti.calls import transfer as tx
+from cti.calls.transfer import Transfer, leg_base
+
+IVR_KEEP = 20_000   # IVR session records kept for screen pops (one per recent call)
+
+
+def agent_of(interface: str) -> str:
+    """``Local/6002@agents/n`` or ``PJSIP/6002`` -> ``6002``."""
+    rest = interface.split("/", 1)[-1]
+    return rest.split("@", 1)[0].split("/", 1)[0]
+
+
+@dataclass
+class Call:
+    id: str
+    citizen: str                 # channel of the citizen's queue leg
+    linkedid: str
+    caller: str
+    caller_name: str = ""
+    queue: str = ""
+    agent: str = ""
+    agent_channel: str = ""
+    joined_at: float | None = None
+    connected_at: float | None = None
+    hold_seconds: float = 0.0
+    ended: bool = False
+    transfer: Transfer | None = None
+    transfers: list[Transfer] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)     # tickets made for this call (after hours)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "caller": self.caller, "caller_name": self.caller_name, "queue": self.queue,
+                "agent": self.agent, "agent_channel": self.agent_channel, "citizen_channel": self.citizen,
+                "wait_seconds": round(self.hold_seconds, 3), "ended": self.ended,
+                "transfer": self.transfer.as_dict() if self.transfer else None}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the tracker tells the controller: kind is connect, transfer or ended."""
+
+    kind: str
+    call: Call
+    transfer: Transfer | None = None
+    effects: tuple[str, ...] = ()
+
+
+class CallTracker:
+    def __init__(self, department_context: str = "departments") -> None:
+        self.department_context = department_context
+        self.calls: dict[str, Call] = {}
+        self.by_channel: dict[str, str] = {}          # citizen or agent channel -> call id
+        self._joined: OrderedDict[str, float] = OrderedDict()
+
+    # -- lookups ----------------------------------------------------------------------------------------
+    def get(self, call_id: str) -> Call | None:
+        return self.calls.get(call_id)
+
+    def call_of_agent(self, agent: str) -> Call | None:
+        return next((c for c in self.calls.values() if c.agent == agent and c.agent_channel), None)
+
+    def _by(self, channel: str) -> Call | None:
+        cid = self.by_channel.get(channel)
+        return self.calls.get(cid) if cid else None
+
+    def _by_recipient(self, channel: str) -> Call | None:
+        base = leg_base(channel)
+        for call in self.calls.values():
+            t = call.transfer
+            if t is not None and t.recipient and leg_base(t.recipient) == base:
+                return call
+        return None
+
+    # -- transfers ---------------------------------------------------------------------------------------
+    def start_transfer(self, t: Transfer) -> None:
+        call = self.calls[t.call_id]
+        call.transfer = t
+        call.transfers.append(t)
+
+    # -- events ------------------------------------------------------------------------------------------
+    def feed(self, msg) -> list[Notice]:
+        name = msg.name
+        handler = getattr(self, f"_on_{name.lower()}", None)
+        return handler(msg, msg.timestamp or 0.0) if handler else []
+
+    def _notice(self, call: Call, effects: list[str]) -> list[Notice]:
+        return [Notice("transfer", call, call.transfer, tuple(effects))]
+
+    def _on_queuecallerjoin(self, m, ts: float) -> list[Notice]:
+        self._joined[m.get("Uniqueid", "")] = ts
+        while len(self._joined) > IVR_KEEP:
+            self._joined.popitem(last=False)
+        call = self._by(m.get("Channel", ""))
+        t = call.transfer if call else None
+        if t is not None and t.kind == tx.BLIND and not t.done:
+            t.on_dial_failed("NOANSWER", ts)   # back in the 12345 queue: the transfer did not happen
+            return self._notice(call, [])
+        return []
+
+    def _on_agentconnect(self, m, ts: float) -> list[Notice]:
+        cid = m.get("Uniqueid", "")
+        call = self.calls.get(cid)
+        if call is None:
+            call = Call(cid, m.get("Channel", ""), m.get("Linkedid", cid), m.get("CallerIDNum", ""),
+                        m.get("CallerIDName", ""))
+            self.calls[cid] = call
+        elif call.agent_channel:
+            self.by_channel.pop(call.agent_channel, None)
+        joined = self._joined.pop(cid, None)
+        try:
+            hold = float(m.get("HoldTime", "0") or 0)
+        except ValueError:
+            hold = 0.0
+        call.queue, call.agent = m.get("Queue", ""), agent_of(m.get("Interface", ""))
+        call.agent_channel, call.connected_at, call.joined_at = m.get("DestChannel", ""), ts, joined
+        call.hold_seconds = ts - joined if joined is not None and ts else hold
+        call.citizen = m.get("Channel", call.citizen)
+        self.by_channel[call.citizen] = cid
+        self.by_channel[call.agent_channel] = cid
+        return [Notice("connect", call, call.transfer)]
+
+    def _on_varset(self, m, ts: float) -> list[Notice]:
+        if m.get("Variable") != "TRANSFERERNAME":
+            return []
+        call = self._by(m.get("Value", ""))
+        if call is None or call.transfer is None or call.transfer.kind != tx.THREEWAY:
+            return []
+        channel = m.get("Channel", "")
+        if call.transfer.recipient or not channel.endswith(";1"):
+            return []
+        return self._notice(call, call.transfer.on_recipient(channel, ts))
+
+    def _on_dialbegin(self, m, ts: float) -> list[Notice]:
+        call = self._by(m.get("Channel", ""))   # blind transfer: the citizen dials the department
+        t = call.transfer if call else None
+        if t is None or t.kind != tx.BLIND or call.citizen != m.get("Channel"):
+            return []
+        return self._notice(call, t.on_recipient(m.get("DestChannel", ""), ts))
+
+    def _on_dialend(self, m, ts: float) -> list[Notice]:
+        status, dest = m.get("DialStatus", ""), m.get("DestChannel", "")
+        call = self._by_recipient(dest)
+        if call is None:
+            return []
+        t = call.transfer
+        if status == "ANSWER":
+            return self._notice(call, t.on_answer(ts))
+        return self._notice(call, t.on_dial_failed(status, ts))
+
+    def _on_userevent(self, m, ts: float) -> list[Notice]:
+        # the shipped [cti-transfer] raises it when the department did not answer
+        if m.get("UserEvent") != "CTITransferFailed":
+            return []
+        call = self.calls.get(m.get("Uniqueid", ""))
+        if call is None or call.transfer is None:
+            return []
+        return self._notice(call, call.transfer.on_dial_failed(m.get("DialStatus", "NOANSWER"), ts))
+
+    def _on_attendedtransfer(self, m, ts: float) -> list[Notice]:
+        call = self._by_recipient(m.get("TransferTargetChannel", "")) or self._by(m.get("OrigTransfererChannel", ""))
+        if call is None or call.transfer is None:
+            return []
+        if m.get("DestType") == "Threeway":
+            return self._notice(call, call.transfer.on_threeway(ts))
+        return self._notice(call, call.transfer.on_bridged(ts))
+
+    def _on_unhold(self, m, ts: float) -> list[Notice]:
+        call = self._by(m.get("Channel", ""))
+        if call is None or call.transfer is None or m.get("Channel") != call.agent_channel:
+            return []
+        return self._notice(call, call.transfer.on_agent_back(ts))
+
+    def _on_hanguprequest(self, m, ts: float) -> list[Notice]:
+        call = self._by_recipient(m.get("Channel", ""))
+        if call is not None and m.get("Cause") == "17":
+            call.transfer.busy_seen = True
+        return []
+
+    def _on_hangup(self, m, ts: float) -> list[Notice]:
+        channel, cause = m.get("Channel", ""), m.get("Cause", "")
+        call = self._by_recipient(channel)
+        if call is not None and call.transfer is not None:
+            if cause == "17" or channel.endswith(";1"):
+                return self._notice(call, call.transfer.on_recipient_hangup(cause, ts))
+            return []
+        call = self._by(channel)
+        if call is None:
+            return []
+        out: list[Notice] = []
+        t = call.transfer
+        if channel == call.agent_channel:
+            self.by_channel.pop(channel, None)
+            call.agent_channel = ""
+            if t is not None:
+                out += self._notice(call, t.on_agent_hangup(ts))
+        elif channel == call.citizen:
+            if t is not None:
+                out += self._notice(call, t.on_citizen_hangup(ts))
+            out.append(self._end(call))
+        return out
+
+    def _end(self, call: Call) -> Notice:
+        call.ended = True
+        self.calls.pop(call.id, None)
+        for ch in (call.citizen, call.agent_channel):
+            if self.by_channel.get(ch) == call.id:
+                self.by_channel.pop(ch, None)
+        return Notice("ended", call, call.transfer)
+
+    # -- reconnect ---------------------------------------------------------------------------------------
+    def reconcile(self, channels, ts: float) -> list[Notice]:
+        """Rebuild from a CoreShowChannels snapshot: drop gone calls, settle transfers whose events were lost."""
+        present = {c.get("Channel", ""): c for c in channels}
+        out: list[Notice] = []
+        for call in list(self.calls.values()):
+            t = call.transfer
+            if call.citizen not in present:
+                if t is not None and not t.done:
+                    effects = t.on_citizen_hangup(ts)
+                    if t.recipient and leg_base(t.recipient) + ";1" not in present:
+                        effects = []
+                    out += self._notice(call, effects)
+                out.append(self._end(call))
+                continue
+            if call.agent_channel and call.agent_channel not in present:
+                self.by_channel.pop(call.agent_channel, None)
+                call.agent_channel = ""
+            if t is None or t.done:
+                continue
+            out += self._reconcile_transfer(call, t, present, ts)
+        return out
+
+    def _reconcile_transfer(self, call: Call, t: Transfer, present: dict, ts: float) -> list[Notice]:
+        if not t.recipient:
+            for name, c in present.items():
+                if (name.endswith(";1") and c.get("Linkedid") == call.linkedid and c.get("Exten") == t.number
+                        and c.get("Context") == self.department_context):
+                    t.on_recipient(name, ts)
+                    break
+        citizen = present[call.citizen]
+        if t.kind == tx.BLIND:
+            if citizen.get("Application", "").lower() == "queue":
+                t.on_dial_failed("NOANSWER", ts)
+            elif t.recipient and t.recipient in present and present[t.recipient].get("BridgeId") and \
+                    present[t.recipient].get("BridgeId") == citizen.get("BridgeId"):
+                t.on_answer(ts)
+            return self._notice(call, [])
+        if not t.recipient:
+            return []
+        leg = present.get(t.recipient)
+        if leg is None:   # the department leg vanished while we were away: the agent is back
+            if call.agent_channel:
+                t.on_agent_back(ts)
+            else:
+                t.end(tx.ENDED, ts, "重连后发现转接已结束 (found ended after an AMI reconnect)")
+            return self._notice(call, [])
+        bridge = leg.get("BridgeId", "")
+        if bridge and bridge == citizen.get("BridgeId"):
+            effects = t.on_threeway(ts) if call.agent_channel else []
+            if not call.agent_channel:
+                t.end(tx.HANDED_OFF, ts, "坐席已退出 (the agent dropped off)")
+            return self._notice(call, effects)
+        far = present.get(leg_base(t.recipient) + ";2")
+        if far is not None and far.get("ChannelState") == "6" and t.state in (tx.REQUESTED, tx.RINGING):
+            return self._notice(call, t.on_answer(ts))   # answered while we were away: play the code now
+        return self._notice(call, [])
