@@ -190,8 +190,10 @@ class CallControl:
         if t is None or t.done or t.kind != tx.THREEWAY:
             raise CallError(409, "no_transfer", "no three-way call in progress on this call")
         t.cancel()
-        if t.state == tx.TALKING:
-            await self._send(t, [actions.hangup(t.recipient)], raise_errors=True)
+        if t.recipient:
+            # hanging up the department leg re-bridges agent and citizen in every state (ringing included,
+            # where the atxferabort code is not heard by every Asterisk version)
+            await self._send(t, [actions.hangup(t.recipient)], raise_errors=True, fail_transfer=False)
         elif call.agent_channel:
             await self._send(t, actions.abort(call.agent_channel, self.settings.abort_code), raise_errors=True)
         return t
@@ -234,6 +236,9 @@ class CallControl:
 
     # -- AMI --------------------------------------------------------------------------------------------
     async def _action(self, action: dict) -> Any:
+        if action["Action"] == "PlayDTMF":
+            # panoramisk 1.4 reads 'async' on any "...successfully queued" answer (KeyError without it)
+            action = {**action, "Async": "false"}
         try:
             reply = await self.ami.action(action, timeout=self.settings.action_timeout)
         except AmiError as exc:
