@@ -86,4 +86,5 @@ class SimConfig:
     transfer_dial_timeout: float = 15.0
     transfer_fallback_queue: str = "public"
     queue_timeout: int = 60                 # Queue(${CTIQUEUE},tT,,,60)
+    recording_dir: str | None = None        # MixMonitor spool: a WAV per answered queue call (None: off)
     rng: random.Random = field(default_factory=random.Random)

@@ -45,6 +45,9 @@ class Simulator:
         cfg = self.config
         self.pbx = Pbx(cfg, self.clock, self.queue_log)
         self.pbx.agi_runner = lambda ch, url: run_agi(self.pbx, ch, url)
+        if cfg.recording_dir:
+            from .recording import CallRecorder
+            self.recorder = CallRecorder(cfg.recording_dir).attach(self.pbx)
         self.queue_log.write("NONE", "NONE", "NONE", "QUEUESTART", "")
         self.ami = AmiServer(self.pbx, cfg.host, cfg.ami_port, cfg.username, cfg.secret)
         await self.ami.start()

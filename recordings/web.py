@@ -1,0 +1,96 @@
+"""HTTP routes: signed downloads, recording details and a playback page for supervisors.
+
+``GET /api/recordings/{id}?expires=..&sig=..`` needs no token: each captured recording's exact path
+is listed in ``app[cti.web.PUBLIC_PATHS]`` and this handler checks the signature (403 when expired
+or wrong) or, without one, the layer's token itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import logging
+
+from aiohttp import web
+
+import cti.web
+from recordings import links
+from recordings.convert import CONTENT_TYPES
+
+log = logging.getLogger(__name__)
+
+
+def _token_ok(request: web.Request) -> bool:
+    auth = request.headers.get("Authorization", "")
+    presented = auth[7:].strip() if auth.startswith("Bearer ") else (
+        request.query.get("token") or request.cookies.get(cti.web.COOKIE, ""))
+    return bool(presented) and hmac.compare_digest(presented.encode(), request.app[cti.web.TOKEN].encode())
+
+
+class RecordingsApi:
+    def __init__(self, part) -> None:
+        self.part = part
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_get("/api/recordings", self.listing)
+        app.router.add_get("/api/recordings/{uniqueid}", self.download)
+        app.router.add_get("/api/recordings/{uniqueid}/info", self.info)
+        app.router.add_get("/recordings/{uniqueid}/play", self.play)
+
+    async def listing(self, request: web.Request) -> web.Response:
+        try:
+            limit = min(1000, max(1, int(request.query.get("limit", "100"))))
+            offset = max(0, int(request.query.get("offset", "0")))
+        except ValueError:
+            raise web.HTTPBadRequest(text="limit and offset must be integers") from None
+        status = request.query.get("status") or None
+        rows = await self.part.db(self.part.catalogue.listing, status, limit, offset)
+        return web.json_response({"recordings": [r.as_json() for r in rows]})
+
+    async def _record(self, uniqueid: str):
+        rec = await self.part.db(self.part.catalogue.get, uniqueid)
+        if rec is None:
+            raise web.HTTPNotFound(text=f"no recording for call {uniqueid}")
+        return rec
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        uniqueid = request.match_info["uniqueid"]
+        if "sig" in request.query or "expires" in request.query:
+            verdict = links.verify(self.part.secret, uniqueid, request.query.get("expires", ""),
+                                   request.query.get("sig", ""), self.part.clock())
+            if verdict != "ok":
+                log.warning("recording %s: %s download link refused (from %s)", uniqueid, verdict, request.remote)
+                return web.json_response({"error": "forbidden", "detail": f"the link is {verdict}"}, status=403)
+        elif not _token_ok(request):
+            return web.json_response({"error": "unauthorized", "detail": "a valid token or signed link is required"},
+                                     status=401)
+        rec = await self._record(uniqueid)
+        if rec.status == "deleted":
+            raise web.HTTPGone(text="the recording was deleted by the retention policy")
+        if rec.status != "ready":
+            return web.json_response({"error": "not ready", "status": rec.status,
+                                      "detail": "the recording is still being converted"},
+                                     status=503, headers={"Retry-After": str(int(self.part.settings.retry_min))})
+        path = await self.part.db(self.part.store.local_path, rec.key)
+        if path is None:
+            log.error("recording %s: stored file %s is missing", uniqueid, rec.key)
+            raise web.HTTPNotFound(text="the stored file is missing")
+        return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES.get(rec.format, "application/octet-stream"),
+                                               "Cache-Control": "private, max-age=300"})
+
+    async def info(self, request: web.Request) -> web.Response:
+        rec = await self._record(request.match_info["uniqueid"])
+        return web.json_response(rec.as_json() | {"link": self.part.link_for(rec.uniqueid)})
+
+    async def play(self, request: web.Request) -> web.Response:
+        rec = await self._record(request.match_info["uniqueid"])
+        src = html.escape(links.signed_path(self.part.secret, rec.uniqueid, self.part.clock(), self.part.settings.link_ttl))
+        uid = html.escape(rec.uniqueid)
+        if rec.status == "ready":
+            body = (f'<audio id="player" controls preload="metadata" src="{src}"></audio>'
+                    f'<p>时长 duration {rec.duration:.1f} s · SHA-256 <code>{html.escape(rec.sha256 or "")}</code></p>')
+        else:
+            body = f'<p id="state">录音尚不可播放 (not playable yet): {html.escape(rec.status)}</p>'
+        page = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+                f'<title>通话录音 {uid}</title></head><body><h1>通话录音 Call recording {uid}</h1>{body}</body></html>')
+        return web.Response(text=page, content_type="text/html")
