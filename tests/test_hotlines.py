@@ -105,3 +105,18 @@ def test_broken_yaml_and_missing_file_are_clear_errors(tmp_path):
         load_directory(tmp_path / "nope.yaml")
     with pytest.raises(HotlineError, match="'hotlines' must be a list"):
         parse_directory("hotlines: 3\n", "hl.yaml")
+
+
+def test_the_check_command_names_the_problem_and_fails(tmp_path, capsys):
+    import argparse
+
+    from cti.calls.cli import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["hotlines", "check", str(ROOT / "config/hotlines.yaml")])
+    assert args.func(args) == 0 and "38 hotlines ok" in capsys.readouterr().out
+    bad = tmp_path / "hl.yaml"
+    bad.write_text('hotlines:\n  - {number: "110", name: 报警, owner: 公安局, kind: police}\n', encoding="utf-8")
+    args = parser.parse_args(["hotlines", "check", str(bad)])
+    assert args.func(args) == 1 and f"{bad}:2: hotline 110: kind must be one of" in capsys.readouterr().out
