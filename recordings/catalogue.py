@@ -83,11 +83,14 @@ class Catalogue:
         return [Recording(*row) for row in self.db.execute(sql, args).fetchall()]
 
     # -- recordings -----------------------------------------------------------------------------
-    def add(self, uniqueid: str, linkedid: str, source: str, captured_at: float) -> bool:
-        """A new capture; False when the call is known already (a repeated Hangup, a rescan)."""
+    def add(self, uniqueid: str, linkedid: str, source: str, captured_at: float, now: float) -> bool:
+        """A new capture; False when the call is known already (a repeated Hangup, a rescan).
+
+        ``captured_at`` is the PBX's time of the Hangup; ``now`` the layer's clock, which schedules.
+        """
         cur = self.db.execute(
             "INSERT OR IGNORE INTO recordings (uniqueid, linkedid, source, captured_at, status, next_attempt)"
-            " VALUES (?, ?, ?, ?, 'pending', ?)", (uniqueid, linkedid, source, captured_at, captured_at))
+            " VALUES (?, ?, ?, ?, 'pending', ?)", (uniqueid, linkedid, source, captured_at, now))
         return cur.rowcount == 1
 
     def get(self, uniqueid: str) -> Recording | None:

@@ -72,6 +72,7 @@ class RecordingsPart:
         self.pipeline: Pipeline | None = None
         self._pool = pool
         self._app = None
+        self._public: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._retention: asyncio.Task | None = None
         self.api = RecordingsApi(self)
@@ -82,7 +83,9 @@ class RecordingsPart:
 
     # -- wiring ---------------------------------------------------------------------------------
     def setup_web(self, app) -> None:
+        # the layer starts the parts before it builds the app: paths known by then are added here
         self._app = app
+        app[PUBLIC_PATHS].update(self._public)
         self.api.setup(app)
 
     async def db(self, fn, *args):
@@ -102,6 +105,8 @@ class RecordingsPart:
         return self.base_url() + links.signed_path(self.secret, uniqueid, self.clock(), self.settings.link_ttl)
 
     def _publish_path(self, uniqueid: str) -> None:
+        """The recording's download path skips the token check: its handler checks the signature."""
+        self._public.add(links.path(uniqueid))
         if self._app is not None:
             self._app[PUBLIC_PATHS].add(links.path(uniqueid))
 
@@ -141,6 +146,11 @@ class RecordingsPart:
             if service is not None and hasattr(service, "get"):
                 return service.get
         return None
+
+    async def drain(self) -> None:
+        """Wait until the bus messages received so far are handled (tickets learnt, captures queued)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

@@ -97,7 +97,7 @@ class Pipeline:
             self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def submit(self, uniqueid: str, linkedid: str, source: Path, captured_at: float) -> bool:
-        added = await self.db(self.catalogue.add, uniqueid, linkedid, str(source), captured_at)
+        added = await self.db(self.catalogue.add, uniqueid, linkedid, str(source), captured_at, self.clock())
         if added:
             log.info("recording %s captured: %s", uniqueid, source.name)
             self._wake.set()
