@@ -4,8 +4,8 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 # System packages the suite needs; installed with apt only when missing.
-TEST_APT  := postgresql
-DEMO_APT  :=
+TEST_APT  := postgresql redis-server chromium fonts-wqy-zenhei ffmpeg
+DEMO_APT  := ffmpeg
 
 .PHONY: demo test lint bench clean
 

@@ -27,7 +27,14 @@ PartFactory = Callable[["Layer"], Any]
 
 def default_parts() -> list[PartFactory]:
     """The parts `cti run` starts, in start order."""
-    return []
+    from cti.calls.part import CallsPart
+    from cti.tickets.part import TicketsPart
+    from ivr_flows.part import FlowsPart
+    from queue_monitor.part import MonitorPart
+    from recordings.part import RecordingsPart
+
+    # Calls and Recordings come after Tickets: they look the ticket service up.
+    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart]
 
 
 class Layer:

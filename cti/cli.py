@@ -1,14 +1,19 @@
-"""The `cti` command: run, demo, check-config, simulate-pbx, agi-script."""
+"""The `cti` command: run, demo, check-config, agi-script, and the subcommands of the parts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 
 from cti import logs
 from cti.settings import ConfigError, load_settings
+
+# Each part owns its subcommands: simulate-pbx, outbox, flows, report, hotlines, recordings.
+PART_COMMANDS = ("cti.simulator.cli", "cti.tickets.cli", "ivr_flows.cli", "queue_monitor.cli", "cti.calls.cli",
+                 "recordings.cli")
 
 
 def _run_until_signal(main) -> int:
@@ -87,12 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="handler name, as in agi://host/<name>")
     p.set_defaults(func=cmd_agi_script)
 
-    try:
-        from cti.simulator.cli import add_parser as add_simulator
-    except ImportError:  # the simulator is optional in a production install
-        add_simulator = None
-    if add_simulator is not None:
-        add_simulator(sub)
+    for module in PART_COMMANDS:
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 

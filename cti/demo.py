@@ -47,13 +47,14 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
     settings = settings.model_copy(update={
         "ami": settings.ami.model_copy(update={"host": "127.0.0.1", "port": ami_port}),
         "agi": settings.agi.model_copy(update={"bind": "127.0.0.1", "port": agi_port}),
-        "http": settings.http.model_copy(update={"bind": "127.0.0.1"}),
+        "http": settings.http.model_copy(update={"bind": "127.0.0.1", "port": free_port()}),
     })
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cti.cli", "simulate-pbx", "--ami-port", str(ami_port),
         "--username", settings.ami.username, "--secret", settings.ami.secret,
         "--agi-host", "127.0.0.1", "--agi-port", str(agi_port), "--preset", "nantong",
         "--seed", str(seed), "--speed", str(speed), "--queue-log", str(data_dir / "queue_log"),
+        *(["--recording-dir", str(settings.recordings.capture_dir)] if settings.recordings.enabled else []),
     )
     layer = Layer(settings)
     try:
@@ -61,7 +62,9 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         await layer.start()
         print_line(f"12345 demo: PBX simulator (12345-centre preset, speed x{speed:g}, seed {seed}) "
                    f"AMI 127.0.0.1:{ami_port}, FastAGI 127.0.0.1:{agi_port}, data in {data_dir}/")
-        print_line(f"HTTP API: http://127.0.0.1:{layer.http_port}/?token={layer.http_token}")
+        base = f"http://127.0.0.1:{layer.http_port}"
+        print_line(f"wallboard 大屏: {base}/wallboard?token={layer.http_token}")
+        print_line(f"API: {base}/api/figures (Authorization: Bearer {layer.http_token})")
         print_line("live summary per queue when it changes; Ctrl-C stops")
         await layer.print_status(stop, print_line, 1.0, alive=lambda: sim.returncode is None)
     finally:

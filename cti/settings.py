@@ -14,10 +14,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from cti.calls.settings import CallsSettings
 from cti.settings_base import Section
 from cti.tickets.settings import TicketsSettings
 from ivr_flows.settings import FlowsSettings
 from queue_monitor.settings import MonitorSettings
+from recordings.settings import RecordingsSettings
 
 DEFAULT_CONFIG = Path("config/cti.yaml")
 ENV_PREFIX = "CTI_"
@@ -91,6 +93,8 @@ class Settings(Section):
     monitor: MonitorSettings = MonitorSettings()
     flows: FlowsSettings = FlowsSettings()
     tickets: TicketsSettings = TicketsSettings()
+    calls: CallsSettings = CallsSettings()
+    recordings: RecordingsSettings = RecordingsSettings()
 
     @field_validator("data_dir")
     @classmethod

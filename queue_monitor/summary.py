@@ -32,7 +32,7 @@ class LiveSummary:
     service_level: float = 15.0
     queues: dict[str, QueueTally] = field(default_factory=dict)
     _joined: dict[str, tuple[str, float]] = field(default_factory=dict)   # uniqueid -> (queue, join time)
-    _timed_out: set[str] = field(default_factory=set)
+    _abandoned: dict[str, str] = field(default_factory=dict)   # uniqueid -> queue, until its hangup
 
     def tally(self, queue: str) -> QueueTally:
         return self.queues.setdefault(queue, QueueTally())
@@ -45,14 +45,15 @@ class LiveSummary:
             t.waiting += 1
             t.offered += 1
         elif name == "VarSet" and event.get("Variable") == "QUEUESTATUS" and event.get("Value") == "TIMEOUT":
-            self._timed_out.add(event["Uniqueid"])
-        elif name == "QueueCallerAbandon":
-            # A queue timeout also emits QueueCallerAbandon; its QUEUESTATUS VarSet comes first.
-            t = self.tally(event["Queue"])
-            if event["Uniqueid"] in self._timed_out:
+            # A queue timeout also emits QueueCallerAbandon; the QUEUESTATUS VarSet after it tells.
+            queue = self._abandoned.pop(event.get("Uniqueid", ""), None)
+            if queue is not None:
+                t = self.tally(queue)
+                t.abandoned -= 1
                 t.timed_out += 1
-            else:
-                t.abandoned += 1
+        elif name == "QueueCallerAbandon":
+            self._abandoned[event["Uniqueid"]] = event["Queue"]
+            self.tally(event["Queue"]).abandoned += 1
         elif name == "QueueCallerLeave":
             joined = self._joined.get(event["Uniqueid"])
             if joined is not None:
@@ -67,7 +68,7 @@ class LiveSummary:
         elif name == "Hangup":
             uid = event.get("Uniqueid", "")
             self._joined.pop(uid, None)
-            self._timed_out.discard(uid)
+            self._abandoned.pop(uid, None)
 
     def on_resync(self, queue_status: Iterable[AmiMessage]) -> None:
         """Waiting callers are what Asterisk says now; calls we lost track of are forgotten."""

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -57,7 +58,13 @@ def backoff(attempts: int, low: float, high: float) -> float:
 
 def new_pool(workers: int) -> Executor:
     # spawn: forking an asyncio process with threads is unsafe; the workers stay up between jobs
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the layer stops its workers itself, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Pipeline:

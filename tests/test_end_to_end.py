@@ -116,7 +116,7 @@ async def test_simulator_restart_resyncs_without_ghost_calls(tmp_path):
 
 
 async def _seeded_run(tmp_path: Path, seed: int) -> list[tuple]:
-    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=40, start_epoch=ten_am()), seed=seed)
+    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=20, start_epoch=ten_am()), seed=seed)
     sim = Simulator(cfg)
     await sim.start()
     layer = Layer(settings_for(tmp_path, sim.ami_port))
@@ -124,8 +124,8 @@ async def _seeded_run(tmp_path: Path, seed: int) -> list[tuple]:
     sim.config.agi_port = layer.agi.port
     try:
         await layer.ami.wait_connected(5)
-        sim.start_traffic(nantong_traffic(rate_factor=2.0))
-        await sim.clock.sleep(240)
+        sim.start_traffic(nantong_traffic(rate_factor=4.0))
+        await sim.clock.sleep(120)
         sim.stop_traffic()
         await until(lambda: sim.totals()["in_progress"] == 0, 60)
         return sorted(sim.pbx.outcomes)  # calls finish in talk-time order; compare them by caller

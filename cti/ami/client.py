@@ -27,6 +27,14 @@ TOPIC_EVENT = "ami.event"
 TOPIC_STATE = "ami.state"
 TOPIC_RESYNCED = "ami.resynced"
 
+# Actions answered by a list of events; panoramisk's own guess is kept for these (and Originate,
+# whose OriginateResponse follows), every other action resolves on its first response: its guess
+# takes "Added interface to queue" for a list start and reads 'async' on "successfully queued".
+LIST_ACTIONS = frozenset({
+    "queuestatus", "queuesummary", "coreshowchannels", "status", "bridgelist", "bridgeinfo",
+    "pjsipshowendpoints", "pjsipshowcontacts", "sippeers", "agents", "parkedcalls", "originate",
+})
+
 
 class AmiState(enum.StrEnum):
     DISCONNECTED = "disconnected"
@@ -145,7 +153,8 @@ class AmiClient(Manager):
     async def wait_connected(self, timeout: float | None = None) -> None:
         if self._logged_in is None:
             raise AmiNotConnected("client not started")
-        await asyncio.wait_for(asyncio.shield(self._logged_in), timeout)
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(self._logged_in)
 
     async def _run(self) -> None:
         attempt = 0
@@ -173,10 +182,10 @@ class AmiClient(Manager):
 
     async def _connect_once(self) -> None:
         self._lost = asyncio.Event()
-        transport, protocol = await asyncio.wait_for(
-            self.loop.create_connection(AmiProtocol, self.config["host"], self.config["port"]),
-            self.connect_timeout,
-        )
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races completion.
+        async with asyncio.timeout(self.connect_timeout):
+            transport, protocol = await self.loop.create_connection(
+                AmiProtocol, self.config["host"], self.config["port"])
         protocol.factory = self
         protocol.encoding = "utf-8"
         self.protocol = protocol
@@ -269,8 +278,10 @@ class AmiClient(Manager):
 
     # --- actions ---------------------------------------------------------------------------------
 
-    async def action(self, fields: dict[str, Any], timeout: float | None = None) -> Any:
+    async def action(self, fields: dict[str, Any], timeout: float | None = None, as_list: bool | None = None) -> Any:
         """Send one action; return its response, or the list of messages for list-type actions.
+
+        ``as_list`` forces the reply shape; by default only :data:`LIST_ACTIONS` collect a list.
 
         Raises :class:`AmiTimeout` when Asterisk does not answer within ``timeout`` seconds.
         """
@@ -283,10 +294,13 @@ class AmiClient(Manager):
                 raise ValueError(f"AMI field {key!r} holds a line break or separator")
         if str(fields.get("Action", "")).lower() == "originate":
             fields = {"Async": "true", **fields}  # panoramisk 1.4 raises KeyError('async') without it
+        if as_list is None and str(fields.get("Action", "")).lower() not in LIST_ACTIONS:
+            as_list = False
         action = Action(fields)
-        future = protocol.send(action, as_list=None)  # None: let panoramisk detect list replies
+        future = protocol.send(action, as_list=as_list)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout or self.action_timeout)
+            async with asyncio.timeout(timeout or self.action_timeout):
+                return await asyncio.shield(future)
         except TimeoutError:
             protocol.responses.pop(action.id, None)
             raise AmiTimeout(f"no answer to {fields.get('Action')} within {timeout or self.action_timeout}s") from None

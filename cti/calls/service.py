@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cti.ami import AmiError, AmiNotConnected, AmiTimeout
+from cti.ami import AmiError
 from cti.calendar import WorkCalendar
 from cti.calls import actions
 from cti.calls import transfer as tx
@@ -30,7 +30,6 @@ TOPIC_SCREEN_POP = "calls.screen_pop"
 TOPIC_TRANSFER = "calls.transfer"
 TOPIC_AFTER_HOURS = "calls.after_hours_request"
 TOPIC_TICKET_REQUEST = "tickets.request"   # the tickets part makes a ticket from these fields
-SINGLE_REPLY = {"QueueAdd"}
 
 
 class CallError(Exception):
@@ -237,32 +236,14 @@ class CallControl:
 
     # -- AMI --------------------------------------------------------------------------------------------
     async def _action(self, action: dict) -> Any:
-        if action["Action"] == "PlayDTMF":
-            # panoramisk 1.4 reads 'async' on any "...successfully queued" answer (KeyError without it)
-            action = {**action, "Async": "false"}
         try:
-            if action["Action"] in SINGLE_REPLY:
-                reply = await self._single_reply(action)
-            else:
-                reply = await self.ami.action(action, timeout=self.settings.action_timeout)
+            reply = await self.ami.action(action, timeout=self.settings.action_timeout)
         except AmiError as exc:
             raise CallError(503, "pbx_unavailable", f"{action['Action']}: {exc}") from None
         first = reply[0] if isinstance(reply, list) and reply else reply
         if first is not None and hasattr(first, "success") and not first.success:
             raise CallError(502, "pbx_refused", f"{action['Action']}: {first.get('Message', 'refused')}")
         return reply
-
-    async def _single_reply(self, action: dict) -> Any:
-        # panoramisk 1.4 takes "Added interface to queue" for the start of a list and waits forever;
-        # AmiClient.action cannot say otherwise yet, so this one action names its reply shape itself.
-        protocol = self.ami.protocol
-        if protocol is None or protocol.closed:
-            raise AmiNotConnected(f"cannot send {action['Action']}: AMI not connected")
-        future = protocol.send(dict(action), as_list=False)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.settings.action_timeout)
-        except TimeoutError:
-            raise AmiTimeout(f"no answer to {action['Action']} within {self.settings.action_timeout}s") from None
 
     async def _send(self, t: tx.Transfer, steps: list[dict], raise_errors: bool = False,
                     fail_transfer: bool = True) -> None:

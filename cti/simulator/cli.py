@@ -24,6 +24,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--queue-log", default=None, metavar="PATH")
+    p.add_argument("--recording-dir", default=None, metavar="DIR",
+                   help="write a stereo WAV of each answered call here, as MixMonitor would")
     p.set_defaults(func=run)
     return p
 
@@ -33,7 +35,7 @@ def build(args: argparse.Namespace):
     from .simulator import Simulator
     cfg = SimConfig(host=args.host, ami_port=args.ami_port, username=args.username, secret=args.secret,
                     agi_host=args.agi_host, agi_port=args.agi_port, speed=args.speed, seed=args.seed,
-                    queue_log=args.queue_log)
+                    queue_log=args.queue_log, recording_dir=args.recording_dir)
     traffic = None
     if args.preset == "nantong":
         from .presets import nantong_config, nantong_traffic

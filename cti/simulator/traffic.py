@@ -56,8 +56,7 @@ class TrafficCaller:
         try:
             if self.key and await self._until(pbx, one, call.prompted, 30.0) is not False:
                 if call.prompted.is_set() and await pbx.wait(one, self.key_delay):
-                    pbx.newexten(one, "SendDTMF", self.key, 2)
-                    await pbx.send_dtmf(one, self.key)
+                    await self._press(pbx, one)
             if not await self._alive(one):
                 return pbx.destroy(one)
             joined = await self._until(pbx, one, call.joined, 600.0)
@@ -74,6 +73,24 @@ class TrafficCaller:
             pbx.destroy(one)
         except asyncio.CancelledError:
             raise
+
+    async def _press(self, pbx: Pbx, one) -> None:
+        """Press the key while a prompt is listening: a caller who hears the menu keys in then.
+
+        Pressing into the gap between two AGI commands would lose the key, and whether a key falls
+        into that gap depends on the layer's speed, not on the seed: a seeded run must not.
+        """
+        target = one.peer or one
+        for _ in range(100):
+            if target.dtmf_sink is not None or target.gone:
+                break
+            if not await pbx.wait(one, 0.1):
+                return
+        if target.gone:
+            return
+        pbx.newexten(one, "SendDTMF", self.key, 2)
+        pbx.chan_event("DTMFBegin", target, [("Digit", self.key), ("Direction", "Received")])
+        pbx.receive_dtmf(target, self.key, duration_ms=100)
 
     async def _alive(self, one) -> bool:
         return not (one.gone or one.hangup_requested.is_set())
@@ -121,7 +138,8 @@ class TrafficGenerator:
         keys, weights = zip(*p.keys.items(), strict=True)
         key = rng.choices(keys, weights)[0]
         return TrafficCaller(key, rng.uniform(*p.key_delay),
-                             max(p.patience_min, rng.expovariate(1.0 / p.patience_mean)))
+                             # shifted, not clamped: no pile of callers who all give up at one instant
+                             p.patience_min + rng.expovariate(1.0 / max(1.0, p.patience_mean - p.patience_min)))
 
     def _number(self) -> str:
         return "1" + self.rng.choice("3578") + "".join(self.rng.choice("0123456789") for _ in range(9))
