@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import signal
 import sys
 
@@ -66,8 +67,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_agi_script(args: argparse.Namespace) -> int:
     from cti.agi.script import run_script
+    from ivr_flows.part import process_agi_registry
 
-    return run_script(args.name)
+    settings = _settings_or_exit(args.config)
+    logging.basicConfig(level=logging.ERROR)  # stdout is the AGI channel: logs go to stderr only
+    return run_script(args.name, process_agi_registry(settings.flows))
 
 
 def build_parser() -> argparse.ArgumentParser:

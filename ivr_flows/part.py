@@ -50,6 +50,19 @@ def build_engine(settings, store: FlowStore, calendar: WorkCalendar, bus=None, c
                       default_queue=settings.default_queue)
 
 
+def process_agi_registry(settings):
+    """The ``ivr`` and ``survey`` handlers for ``cti agi-script`` (one call per process, no bus)."""
+    from cti.agi import default_registry
+
+    store = build_store(settings)
+    store.reload()
+    engine = build_engine(settings, store, build_calendar(settings))
+    registry = default_registry()
+    registry.add("ivr", engine.ivr)
+    registry.add("survey", engine.survey)
+    return registry
+
+
 class FlowsPart:
     def __init__(self, layer) -> None:
         self.settings = layer.settings.flows
