@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("report", help="queue report (话务量, 接通率, 15 s / 10 s rates...) for a period")
+    p = subparsers.add_parser("report", help="queue report (话务量, 接通率, 15 s / 10 s rates...) and 部门热线 for a period")
     p.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (local time)")
     p.add_argument("--to", dest="end", required=True, type=_date, help="last day included, YYYY-MM-DD")
     p.add_argument("--queue", help="only this queue")
@@ -54,9 +54,10 @@ async def build_report(monitor, start: float, end: float, queue: str | None = No
     try:
         await store.create()
         calls = await store.calls(start, end, queue)
+        legs = [] if queue else await store.legs(start, end)   # department legs belong to no 12345 queue
     finally:
         await store.close()
-    return report(calls, definitions(monitor, denominator, rounding), start, end)
+    return report(calls, definitions(monitor, denominator, rounding), start, end, legs)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -15,7 +15,9 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
+from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
 from queue_monitor.cli import definitions, period
+from queue_monitor.departments import DepartmentBoard
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import report
@@ -37,10 +39,12 @@ class MonitorPart:
             definitions=self.defs, windows=dict(m.windows), bucket_seconds=m.bucket_seconds,
             sparkline_slot_seconds=m.sparkline_slot_seconds, timezone=m.timezone,
             default_hotline=m.default_hotline, wrapup_seconds=m.wrapup_seconds))
+        self.departments = DepartmentBoard(self.defs, dict(m.windows), m.timezone)
         self.store = CallStore(m.database_url, self.instance)
         self.sockets: set[web.WebSocketResponse] = set()
         self.remote: dict[str, tuple[float, dict]] = {}   # instance -> (monotonic received, snapshot)
         self.pending: list[QueueCall] = []
+        self.pending_legs: list[DepartmentLeg] = []
         self.stored = 0
         self.pushes = 0
         self._seen_at = 0.0                                # monotonic time of the latest event
@@ -48,7 +52,8 @@ class MonitorPart:
         self._tasks: list[asyncio.Task] = []
         self._redis = None
         self._unsubscribe = [layer.bus.subscribe(TOPIC_EVENT, self._on_event),
-                             layer.bus.subscribe(TOPIC_RESYNCED, self._on_resync)]
+                             layer.bus.subscribe(TOPIC_RESYNCED, self._on_resync),
+                             layer.bus.subscribe(TOPIC_DEPARTMENT_LEG, self._on_department_leg)]
 
     # -- bus ------------------------------------------------------------------------------------------
     def _on_event(self, _topic: str, event) -> None:
@@ -69,6 +74,16 @@ class MonitorPart:
         if self._changed is not None:
             self._changed.set()
 
+    def _on_department_leg(self, _topic: str, leg) -> None:
+        if not isinstance(leg, DepartmentLeg):
+            log.warning("queue monitor: ignored a %s message that is not a DepartmentLeg", _topic)
+            return
+        if self.departments.add(leg):
+            self.pending_legs.append(leg)
+            del self.pending_legs[:-MAX_PENDING_ROWS]   # the database is gone for long: keep memory bounded
+            if self._changed is not None:
+                self._changed.set()
+
     def _keep(self, rows: list[QueueCall]) -> None:
         self.pending.extend(rows)
         if len(self.pending) > MAX_PENDING_ROWS:  # the database is gone for long: keep memory bounded
@@ -87,6 +102,7 @@ class MonitorPart:
         self._changed = asyncio.Event()
         try:
             await self.store.create()
+            await self._reload_today()
         except Exception:
             log.exception("queue monitor: cannot open %s; call rows are kept in memory", self.store.url)
         loop = asyncio.get_running_loop()
@@ -112,6 +128,13 @@ class MonitorPart:
                 await self._redis.aclose()
         await self.store.close()
 
+    async def _reload_today(self) -> None:
+        """Department legs rung today survive a restart of the layer (they are few; queue figures restart)."""
+        now = self.now()
+        start = min(self.departments.day.day_of(now), now - max(self.settings.windows.values(), default=0))
+        for leg in await self.store.legs(start, float("inf")):
+            self.departments.add(leg)
+
     async def flush(self) -> None:
         rows, self.pending = self.pending, []
         try:
@@ -119,16 +142,24 @@ class MonitorPart:
         except Exception:
             log.exception("queue monitor: writing %d call rows failed; retrying", len(rows))
             self.pending[:0] = rows
+        legs, self.pending_legs = self.pending_legs, []
+        try:
+            await self.store.add_legs(legs)
+        except Exception:
+            log.exception("queue monitor: writing %d department legs failed; retrying", len(legs))
+            self.pending_legs[:0] = legs
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            if self.pending:
+            if self.pending or self.pending_legs:
                 await self.flush()
 
     # -- figures and push -----------------------------------------------------------------------------
     def local_snapshot(self) -> dict:
-        snap = self.engine.snapshot(self.now())
+        now = self.now()
+        snap = self.engine.snapshot(now)
+        snap["departments"] = self.departments.snapshot(now)
         self.engine.dirty.clear()
         return snap
 
@@ -249,7 +280,8 @@ class MonitorPart:
         await self.flush()
         start, end = period(start_day, end_day, self.settings.timezone)
         calls = await self.store.calls(start, end, q.get("queue") or None)
-        rep = report(calls, definitions(self.settings, denominator, rounding), start, end)
+        legs = [] if q.get("queue") else await self.store.legs(start, end)  # legs belong to no 12345 queue
+        rep = report(calls, definitions(self.settings, denominator, rounding), start, end, legs)
         rep["from_date"], rep["to_date"] = start_day.isoformat(), end_day.isoformat()
         return web.json_response(rep, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 

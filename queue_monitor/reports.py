@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
 
+from cti.calls.stats import DepartmentLeg
+from queue_monitor.departments import report_rows
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
 
@@ -53,8 +55,10 @@ def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: fl
     return {"queues": dict(queues), "hotlines": {k: v for k, v in hotlines.items() if v.offered}, "centre": centre}
 
 
-def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float) -> dict:
-    """JSON-ready report: per queue, per hotline and the total, with the definitions used."""
+def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float,
+           legs: Iterable[DepartmentLeg] = ()) -> dict:
+    """JSON-ready report: per queue, per hotline and the total, the department hotlines (部门热线),
+    with the definitions used."""
     t = tallies(calls, defs, start, end)
 
     def row(name: str, tally: Tally) -> dict:
@@ -67,6 +71,7 @@ def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: flo
         "queues": [row(q, t["queues"][q]) for q in sorted(t["queues"])],
         "hotlines": [row(h, t["hotlines"][h]) for h in sorted(t["hotlines"])],
         "total": row("合计 total", t["centre"]),
+        **report_rows(legs, defs, start, end),
     }
 
 
@@ -77,6 +82,13 @@ COLUMNS = [
     ("short_abandoned", "短时放弃 short abandons"), ("timed_out", "超时 timed out"),
     ("average_wait", "平均等待时长 avg wait s"), ("average_talk", "平均通话时长 avg talk s"),
     ("longest_talk", "最长通话时间 longest talk s"),
+]
+
+
+DEPARTMENT_COLUMNS = [
+    ("number", "部门热线 hotline"), ("owner", "部门 department"), ("offered", "转接量 legs offered"),
+    ("answered", "接通量 answered"), ("answered_15s", "15秒内接通 within 15 s"),
+    ("answer_rate_15s", "15秒接通率 15 s rate"), ("average_answer_seconds", "平均振铃时长 avg ring-to-answer s"),
 ]
 
 
@@ -91,24 +103,39 @@ def _cell(key: str, value) -> str:
 
 
 def render(rep: dict, fmt: str = "table") -> str:
+    """json: the whole report; csv: the queue table, then a blank line and the 部门热线 table when any
+    department was rung; table: the same two tables for a person."""
     rows = [*rep["queues"], rep["total"]]
+    departments = [*rep.get("departments", ()), rep["departments_total"]] if rep.get("departments") else []
     if fmt == "json":
         return json.dumps(rep, ensure_ascii=False, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow([k for k, _ in COLUMNS])
-        for r in rows:
-            w.writerow(["" if r[k] is None else r[k] for k, _ in COLUMNS])
+        for n, (columns, section) in enumerate(((COLUMNS, rows), (DEPARTMENT_COLUMNS, departments))):
+            if not section:
+                continue
+            if n:
+                w.writerow([])
+            w.writerow([k for k, _ in columns])
+            for r in section:
+                w.writerow(["" if r[k] is None else r[k] for k, _ in columns])
         return buf.getvalue()
-    table = [[label for _, label in COLUMNS]] + [[_cell(k, r[k]) for k, _ in COLUMNS] for r in rows]
-    widths = [max(_width(row[i]) for row in table) for i in range(len(COLUMNS))]
-    lines = ["  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row)) for row in table]
+    lines = _table(COLUMNS, rows)
+    if departments:
+        lines += ["", "部门热线 department hotlines (转接/三方通话 legs; 15秒接通率 = 15 s answers / legs offered)"]
+        lines += _table(DEPARTMENT_COLUMNS, departments)
     d = rep["definitions"]
     lines.append("")
     lines.append(f"口径 definitions: denominator={d['denominator']} ({d['denominator_label']}); "
                  f"rounding={d['rounding']} ({d['rounding_label']}); short abandon < {d['short_abandon']:g} s")
     return "\n".join(lines) + "\n"
+
+
+def _table(columns: list[tuple[str, str]], rows: list[dict]) -> list[str]:
+    table = [[label for _, label in columns]] + [[_cell(k, r[k]) for k, _ in columns] for r in rows]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(columns))]
+    return ["  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in table]
 
 
 def _width(text: str) -> int:

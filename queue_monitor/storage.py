@@ -6,11 +6,12 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Float, Index, String, UniqueConstraint, select
+from sqlalchemy import Boolean, Float, Index, String, UniqueConstraint, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cti.calls.stats import DepartmentLeg
 from queue_monitor.engine import QueueCall
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,29 @@ class QueueCallRow(Base):
     def to_call(self) -> QueueCall:
         return QueueCall(self.uniqueid, self.linkedid, self.queue, self.hotline, self.joined_at, self.left_at,
                          self.outcome, self.connected_at, self.ended_at, self.agent, self.tags)
+
+
+class DepartmentLegRow(Base):
+    """One department leg of a transferred or three-way call (部门热线), for the department's own rate."""
+
+    __tablename__ = "monitor_department_legs"
+    __table_args__ = (UniqueConstraint("instance", "call_id", "number", "ringing_at"),
+                      Index("ix_mdl_ringing", "ringing_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), default="")
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    kind: Mapped[str] = mapped_column(String(16))              # threeway | blind
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    ringing_at: Mapped[float] = mapped_column(Float)
+    answer_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    def to_leg(self) -> DepartmentLeg:
+        return DepartmentLeg(self.call_id, self.number, self.owner, self.kind, self.emergency, self.ringing_at,
+                             self.answer_seconds, self.outcome)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -80,6 +104,21 @@ class CallStore:
         async with self.sessions() as session:
             rows = (await session.scalars(stmt.order_by(QueueCallRow.joined_at))).all()
         return [r.to_call() for r in rows]
+
+    async def add_legs(self, legs: Iterable[DepartmentLeg]) -> int:
+        rows = [DepartmentLegRow(instance=self.instance, **leg.as_dict()) for leg in legs]
+        if not rows:
+            return 0
+        async with self.sessions.begin() as session:
+            session.add_all(rows)
+        return len(rows)
+
+    async def legs(self, start: float, end: float) -> list[DepartmentLeg]:
+        """Department legs rung in [start, end)."""
+        stmt = select(DepartmentLegRow).where(DepartmentLegRow.ringing_at >= start, DepartmentLegRow.ringing_at < end)
+        async with self.sessions() as session:
+            rows = (await session.scalars(stmt.order_by(DepartmentLegRow.ringing_at))).all()
+        return [r.to_leg() for r in rows]
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -6,6 +6,7 @@ is recomputed from the instances' raw counters, so its rates are true rates, not
 
 from __future__ import annotations
 
+from queue_monitor.departments import merge_departments
 from queue_monitor.figures import Definitions, Tally
 
 LIVE_SUMS = ("waiting", "talking")
@@ -73,4 +74,5 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "definitions": defs.describe(), "centre": centre,
         "queues": {k: queues[k] for k in sorted(queues)},
         "hotlines": {h: merge_scopes(v, defs, h) for h, v in sorted(hotlines.items())},
+        "departments": merge_departments(snapshots[i].get("departments", []) for i in names),
     }

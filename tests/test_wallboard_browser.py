@@ -17,6 +17,7 @@ import pytest
 from monitor_support import monitor_settings, originate, start_layer, until
 from playwright.async_api import async_playwright
 
+from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
 from cti.simulator import SimConfig, Simulator
 from queue_monitor.cli import add_parser
 
@@ -147,6 +148,23 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
             colour = "green" if rate >= 0.95 else "yellow" if rate >= 0.9 else "orange" if rate >= 0.85 else "red"
             assert colour in await page.get_attribute('section[data-scope="centre"]', "class")
             assert "口径" in await page.inner_text("#defs")
+            # the hotline strip: one chip per called hotline, its 15 s rate and offered calls as the API's
+            for number, fig in wall["hotlines"].items():
+                chip = f'[data-hotline="{number}"]'
+                today = fig["windows"]["today"]
+                assert await page.inner_text(f'{chip} [data-f="answer_rate_15s"]') == shown(today["answer_rate_15s"],
+                                                                                            "answer_rate_15s")
+                assert await page.inner_text(f'{chip} [data-f="offered"]') == str(today["offered"])
+            # a department leg published by call control appears live in the department strip
+            assert "暂无转接" in await page.inner_text("#departments")
+            layer.bus.publish(TOPIC_DEPARTMENT_LEG, DepartmentLeg(
+                "c1", "12315", "市场监管局", "threeway", False, sim.clock.now() - 5, 3.2, "handed_off"))
+            await page.wait_for_selector('[data-department="12315"]', timeout=10000)
+            chip = '[data-department="12315"]'
+            assert await page.inner_text(f'{chip} [data-f="answer_rate_15s"]') == "100.0%"
+            assert await page.inner_text(f'{chip} [data-f="average_answer_seconds"]') == "3.2s"
+            assert "市场监管局" in await page.inner_text(chip)
+            assert "c-green" in await page.get_attribute(chip, "class")
             await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
             # the server drops the page's WebSocket: the page reconnects by itself
             for ws in list(part.sockets):

@@ -1,0 +1,132 @@
+"""Department hotline figures (部门热线): each department leg rung by a three-way call or a one-key
+transfer, counted on the department's number; pure, shared by the live wall and the reports.
+
+A leg counts in the period containing its ringing moment. A leg the agent withdrew before the
+department had its chance (cancelled, failed) is not offered to the department, as in cti.calls.stats.
+The 15 s answer rate is legs answered within the service level over legs offered (the seeds' >= 95%
+target for parallel-merged hotlines); the wait is ringing to answer, under the monitor's rounding rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+from cti.calls.stats import DepartmentLeg
+from queue_monitor.figures import Definitions
+from queue_monitor.windows import DayClock
+
+NOT_OFFERED = frozenset({"cancelled", "failed"})
+
+
+@dataclass(slots=True)
+class DepartmentTally:
+    offered: int = 0
+    answered: int = 0
+    answered_15s: int = 0
+    answer_seconds_sum: float = 0.0
+    answer_seconds_max: float = 0.0
+
+    def add(self, leg: DepartmentLeg, defs: Definitions) -> None:
+        self.offered += 1
+        if leg.answer_seconds is None:
+            return
+        self.answered += 1
+        self.answered_15s += defs.waited(leg.ringing_at, leg.ringing_at + leg.answer_seconds) <= defs.service_level
+        self.answer_seconds_sum += leg.answer_seconds
+        self.answer_seconds_max = max(self.answer_seconds_max, leg.answer_seconds)
+
+    def merge(self, other: DepartmentTally) -> DepartmentTally:
+        for f in _FIELDS:
+            mine, theirs = getattr(self, f), getattr(other, f)
+            setattr(self, f, max(mine, theirs) if f == "answer_seconds_max" else mine + theirs)
+        return self
+
+    def figures(self) -> dict:
+        return {
+            "offered": self.offered, "answered": self.answered, "answered_15s": self.answered_15s,
+            "answer_rate_15s": self.answered_15s / self.offered if self.offered else None,
+            "average_answer_seconds": self.answer_seconds_sum / self.answered if self.answered else None,
+            "longest_answer_seconds": self.answer_seconds_max,
+            "counters": {f: getattr(self, f) for f in _FIELDS},
+        }
+
+
+_FIELDS = [f.name for f in fields(DepartmentTally)]
+
+
+def counted(leg: DepartmentLeg) -> bool:
+    return leg.outcome not in NOT_OFFERED
+
+
+def tallies(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> dict[str, dict]:
+    """number -> {"owner", "emergency", "tally"} for the legs rung in [start, end)."""
+    out: dict[str, dict] = {}
+    for leg in legs:
+        if not counted(leg) or not start <= leg.ringing_at < end:
+            continue
+        d = out.setdefault(leg.number, {"owner": leg.owner, "emergency": leg.emergency, "tally": DepartmentTally()})
+        d["tally"].add(leg, defs)
+    return out
+
+
+def report_rows(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> dict:
+    """The 部门热线 section of a report: one row per department number and their total."""
+    per = tallies(legs, defs, start, end)
+    total = DepartmentTally()
+    rows = []
+    for number in sorted(per):
+        d = per[number]
+        total.merge(d["tally"])
+        rows.append({"number": number, "owner": d["owner"], "emergency": d["emergency"], **d["tally"].figures()})
+    return {"departments": rows, "departments_total": {"number": "合计 total", "owner": "", **total.figures()}}
+
+
+class DepartmentBoard:
+    """The live department figures: legs kept for the longest window or since local midnight, whichever is
+    longer (legs are a small share of calls, so a list recounted per snapshot is cheap and exact)."""
+
+    def __init__(self, defs: Definitions, windows: dict[str, float], timezone: str = "Asia/Shanghai") -> None:
+        self.defs = defs
+        self.windows = windows
+        self.day = DayClock(timezone)
+        self.legs: list[DepartmentLeg] = []
+
+    def add(self, leg: DepartmentLeg) -> bool:
+        if not counted(leg):
+            return False
+        self.legs.append(leg)
+        return True
+
+    def snapshot(self, now: float) -> list[dict]:
+        today = self.day.day_of(now)
+        horizon = min([today, *(now - s for s in self.windows.values())])
+        self.legs = [leg for leg in self.legs if leg.ringing_at >= horizon]
+        periods = {**{name: now - s for name, s in self.windows.items()}, "today": today}
+        rows: dict[str, dict] = {}
+        for name, start in periods.items():
+            for number, d in tallies(self.legs, self.defs, start, float("inf")).items():
+                row = rows.setdefault(number, {"number": number, "owner": d["owner"], "emergency": d["emergency"],
+                                               "windows": {}})
+                row["windows"][name] = d["tally"].figures()
+        empty = DepartmentTally().figures()
+        for row in rows.values():
+            row["windows"] = {name: row["windows"].get(name, empty) for name in periods}
+        return [rows[n] for n in sorted(rows)]
+
+
+def merge_departments(lists: Iterable[list[dict]]) -> list[dict]:
+    """Several instances' department rows summed by number (true rates from raw counters)."""
+    merged: dict[str, dict] = {}
+    for rows in lists:
+        for row in rows:
+            m = merged.setdefault(row["number"], {"number": row["number"], "owner": row["owner"],
+                                                  "emergency": row["emergency"], "tallies": {}})
+            for name, fig in row["windows"].items():
+                m["tallies"].setdefault(name, DepartmentTally()).merge(DepartmentTally(**fig["counters"]))
+    out = []
+    for number in sorted(merged):
+        m = merged[number]
+        out.append({"number": number, "owner": m["owner"], "emergency": m["emergency"],
+                    "windows": {name: t.figures() for name, t in m["tallies"].items()}})
+    return out
