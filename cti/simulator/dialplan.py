@@ -33,6 +33,9 @@ ANSWER_DELAY = 0.5   # Answer() pauses half a second before the next priority (s
 class Dialplan:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
+        # Added dialplan entries ("<exten>@<context>" or "<context>" -> async handler(channel, exten)),
+        # installed by extension modules such as .outbound; the recorded contexts never change.
+        self.extra: dict = {}
 
     # -- entry points -------------------------------------------------------------------------------
     def originate(self, channel: str, context: str = "", exten: str = "", priority: int = 1,
@@ -46,7 +49,8 @@ class Dialplan:
             return "Originate failed: only Local/<exten>@<context> channels exist in the simulator"
         dest_exten, _, dest_context = rest.partition("@")
         dest_context = dest_context.split("/", 1)[0]
-        if dest_context not in ("from-pstn", "agents", "departments", pbx.config.transfer_context):
+        if dest_context not in ("from-pstn", "agents", "departments", pbx.config.transfer_context) \
+                and dest_context not in self.extra:
             return f"Originate failed: context {dest_context} does not exist"
         one, two = pbx.new_local(dest_exten, dest_context)
         pbx.newexten(one, "AppDial2", "(Outgoing Line)")
@@ -112,8 +116,11 @@ class Dialplan:
 
     async def run(self, ch: Channel, context: str, exten: str) -> None:
         ch.context, ch.exten = context, exten
+        extra = self.extra.get(f"{exten}@{context}") or self.extra.get(context)
         try:
-            if context == "from-pstn":
+            if extra is not None:
+                await extra(ch, exten)
+            elif context == "from-pstn":
                 await self.from_pstn(ch, exten)
             elif context == "caller":
                 await self.caller(ch, exten)

@@ -1,0 +1,41 @@
+"""The ``followup`` AGI handler: the survey of a follow-up call (回访) to a citizen.
+
+Asks the rating (1 satisfied, 2 basically satisfied, 3 dissatisfied) and "was your request settled?
+1 yes 2 no"; each question is asked twice at most. The follow-up id is the dialplan extension
+(Originate Exten of [cti-followup]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RATING_PROMPT = "cti12345/followup-rating"    # 您好，这里是12345热线回访。满意请按1，基本满意请按2，不满意请按3。
+SETTLED_PROMPT = "cti12345/followup-settled"  # 您反映的问题是否已解决？已解决请按1，未解决请按2。
+THANKS_PROMPT = "cti12345/survey-thanks"
+
+
+@dataclass(frozen=True)
+class Answer:
+    followup_id: int | None
+    rating: int | None
+    settled: bool | None
+
+
+async def ask(call, prompt: str, valid: str, timeout_ms: int = 6000) -> str | None:
+    for _ in range(2):
+        got = await call.get_data(prompt, timeout_ms, 1)
+        if got.failed:
+            return None
+        if got.digits and got.digits[0] in valid:
+            return got.digits[0]
+    return None
+
+
+async def survey(call) -> Answer:
+    ext = call.env.get("agi_extension", "")
+    fid = int(ext) if ext.isdigit() else None
+    rating = await ask(call, RATING_PROMPT, "123")
+    settled = await ask(call, SETTLED_PROMPT, "12") if rating is not None else None
+    if rating is not None:
+        await call.stream_file(THANKS_PROMPT, "")
+    return Answer(fid, int(rating) if rating else None, None if settled is None else settled == "1")

@@ -1,0 +1,79 @@
+"""Outcome of our own Originates, from AMI events (pure): answered with its ring time, or why not.
+
+A Local channel ``Local/<number>@<context>-XXXX;1`` is created at once and its peer starts ringing;
+``OriginateResponse`` Success marks the answer, Failure (reason 3 no answer, 5 busy, 8 congestion) or a
+Hangup of the ;1 half before any answer marks the failure. Channels are matched by their base name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REASONS = {"0": "failed", "1": "no_answer", "3": "no_answer", "5": "busy", "8": "congestion"}
+
+
+@dataclass
+class Pending:
+    key: str                         # what the caller of track() wants back
+    base: str                        # Local/<number>@<context>
+    created_at: float | None = None  # AMI Timestamp of the ;1 Newchannel (ringing starts there)
+    answered_at: float | None = None
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    answered: bool
+    reason: str                      # answered | no_answer | busy | congestion | failed
+    ringing_at: float | None
+    answer_seconds: float | None
+    channel: str = ""
+
+
+def base_of(channel: str) -> str:
+    name = channel.rsplit(";", 1)[0]
+    head, sep, tail = name.rpartition("-")
+    return head if sep and all(c in "0123456789abcdef" for c in tail.lower()) else name
+
+
+class OriginateTracker:
+    def __init__(self) -> None:
+        self.pending: dict[str, Pending] = {}
+
+    def track(self, key: str, number: str, context: str) -> None:
+        base = f"Local/{number}@{context}"
+        self.pending[base] = Pending(key, base)
+
+    def forget(self, key: str) -> None:
+        for base, p in list(self.pending.items()):
+            if p.key == key:
+                del self.pending[base]
+
+    def feed(self, msg) -> Outcome | None:
+        name = msg.name
+        if name == "Newchannel":
+            p = self.pending.get(base_of(msg.get("Channel", "")))
+            if p is not None and p.created_at is None and msg.get("Channel", "").endswith(";1"):
+                p.created_at, p.channel = msg.timestamp, msg.get("Channel", "")
+            return None
+        if name == "OriginateResponse":
+            p = self.pending.get(base_of(msg.get("Channel", "")))
+            if p is None:
+                return None
+            if msg.get("Response") == "Success":
+                p.answered_at = msg.timestamp
+                seconds = None if p.created_at is None or p.answered_at is None else max(0.0, p.answered_at - p.created_at)
+                del self.pending[p.base]
+                return Outcome(p.key, True, "answered", p.created_at, seconds, msg.get("Channel", ""))
+            del self.pending[p.base]
+            return Outcome(p.key, False, REASONS.get(msg.get("Reason", "0"), "failed"), p.created_at, None)
+        if name == "Hangup":
+            channel = msg.get("Channel", "")
+            p = self.pending.get(base_of(channel))
+            if p is None or p.channel != channel:
+                return None
+            del self.pending[p.base]
+            reason = "busy" if msg.get("Cause") == "17" else "no_answer"
+            return Outcome(p.key, False, reason, p.created_at, None)
+        return None

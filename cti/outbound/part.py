@@ -1,0 +1,328 @@
+"""The outbound part of the layer: ``cti.outbound.part:OutboundPart(layer)``.
+
+110 linkage counts, test dialing of department hotlines and follow-up campaigns, on one scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from cti.ami import TOPIC_EVENT, AmiError
+from cti.calendar import WorkCalendar
+from cti.calls.stats import DepartmentLeg
+from cti.hotlines import PARALLEL, load_directory
+from cti.outbound import agi as followup_agi
+from cti.outbound.api import OutboundApi
+from cti.outbound.linkage import LinkageCounter
+from cti.outbound.originate import OriginateTracker, Outcome
+from cti.outbound.pacing import Pacer, allowed
+from cti.outbound.settings import OutboundSettings
+from cti.outbound.store import CLOSED_TICKETS, Store
+from cti.outbound.testdial import TEST_KIND, TOPIC_ALERT, TOPIC_TEST_DIAL, TestDialBook
+from cti.privacy import mask_number
+
+log = logging.getLogger(__name__)
+
+TOPIC_TRANSFER = "calls.transfer"
+TOPIC_CALLBACK = "tickets.callback"
+TOPIC_TICKET_REQUEST = "tickets.request"
+TOPIC_LINKAGE = "outbound.linkage"
+TOPIC_FOLLOWUP = "outbound.followup"
+RATING_TEXT = {1: "满意", 2: "基本满意", 3: "不满意"}
+
+
+class OutboundPart:
+    def __init__(self, layer, settings: OutboundSettings | None = None) -> None:
+        self.layer = layer
+        self.settings = s = settings or getattr(layer.settings, "outbound", None) or OutboundSettings()
+        self.bus, self.ami = layer.bus, layer.ami
+        self.tz = ZoneInfo(s.timezone)
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(self.tz)   # local time (hours)
+        self.now: Callable[[], float] = time.time                                   # spacing, pacing
+        self.store = Store(s.database_url)
+        self.linkage = LinkageCounter(frozenset(s.linkage_numbers))
+        self.tracker = OriginateTracker()
+        self.pacer = Pacer(s.calls_per_minute, s.max_channels, s.backoff_waiting)
+        self.book = TestDialBook(s.test_dial_service_level, s.test_dial_alert_after)
+        calls = getattr(layer.settings, "calls", None)
+        flows = getattr(layer.settings, "flows", None)
+        self.directory = load_directory(getattr(calls, "hotlines_file", "config/hotlines.yaml"))
+        self.calendar = WorkCalendar.from_file(getattr(flows, "calendar_override", None),
+                                               hours=getattr(flows, "working_hours", None))
+        self.calling: set[int] = set()           # follow-up ids with a live call
+        self.test_calls: dict[str, float] = {}   # number -> when its test call started
+        self.next_test_round = 0.0
+        self.hold_reason: str | None = None
+        self.originated: list[tuple[float, int, int]] = []   # (time, follow-up id, inbound waiting then)
+        self.tickets = None
+        self._task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._wake = asyncio.Event()
+        self.api = OutboundApi(self)
+        layer.bus.subscribe(TOPIC_EVENT, self._on_ami_event)
+        layer.bus.subscribe(TOPIC_TRANSFER, self._on_transfer)
+        layer.bus.subscribe(TOPIC_CALLBACK, self._on_callback)
+        layer.registry.add("followup", self._followup_agi)
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def setup_web(self, app) -> None:
+        self.api.setup(app)
+
+    async def start(self) -> None:
+        await self.store.migrate()
+        now = self.now()
+        await self.store.campaign(CLOSED_TICKETS, now)
+        released = await self.store.release_calling(now)
+        if released:
+            log.info("outbound: %d follow-ups were calling at the last stop; scheduled again", released)
+        for number in self.settings.do_not_call:
+            await self.store.add_do_not_call(number, now, "cti.yaml outbound.do_not_call")
+        self.linkage.from_110, self.linkage.to_110 = (await self.store.linkage_counts()).values()
+        self.tickets = next((p.tickets for p in getattr(self.layer, "parts", ())
+                             if hasattr(getattr(p, "tickets", None), "create")), None)
+        self._task = asyncio.create_task(self._loop(), name="outbound-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        await self.store.close()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- bus inputs -------------------------------------------------------------------------------------
+    def _on_ami_event(self, _topic: str, msg) -> None:
+        try:
+            handover = self.linkage.on_ami_event(msg)
+            if handover is not None:
+                self._record_handover(handover)
+            outcome = self.tracker.feed(msg)
+        except Exception:
+            log.exception("outbound: event %s could not be handled", getattr(msg, "name", "?"))
+            return
+        if outcome is not None:
+            self._spawn(self._on_outcome(outcome))
+
+    def _on_transfer(self, _topic: str, msg) -> None:
+        handover = self.linkage.on_transfer(msg, self.now())
+        if handover is not None:
+            self._record_handover(handover)
+
+    def _record_handover(self, handover) -> None:
+        log.info("110 linkage: %s call %s", handover.direction, handover.call_id)
+        self.bus.publish(TOPIC_LINKAGE, {"direction": handover.direction, "call_id": handover.call_id,
+                                         **self.linkage.as_dict()})
+        self._spawn(self.store.add_linkage(handover.direction, handover.call_id, self.now(), handover.outcome))
+
+    def _on_callback(self, _topic: str, event) -> None:
+        if getattr(event, "status", None) != "closed" or getattr(event, "outcome", "applied") != "applied":
+            return
+        if not self.settings.followup_enabled:
+            return
+        self._spawn(self._schedule_for_ticket(event.ticket_id))
+
+    async def _schedule_for_ticket(self, ticket_id: str) -> None:
+        ticket = await self.tickets.get(ticket_id) if self.tickets is not None else None
+        number = (ticket or {}).get("caller_number") or ""
+        if not number:
+            log.warning("outbound: closed ticket %s has no caller number: no follow-up call", ticket_id)
+            return
+        await self.schedule(CLOSED_TICKETS, number, ticket_id)
+
+    async def schedule(self, campaign: str, number: str, ticket_id: str = "") -> int:
+        now = self.now()
+        await self.store.campaign(campaign, now)
+        f = await self.store.add_followup(campaign, number, ticket_id, now + self.settings.followup_delay, now)
+        log.info("follow-up %s for ticket %s to %s: %s", f.id, ticket_id or "-", mask_number(number), f.state)
+        self._wake.set()
+        return f.id
+
+    # -- the scheduler ----------------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.round()
+            except Exception:
+                log.exception("outbound: scheduler round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.tick)
+
+    def inbound_waiting(self) -> int:
+        summary = getattr(self.layer, "summary", None)
+        queues = getattr(summary, "queues", {}) or {}
+        return sum(max(0, queues[q].waiting) for q in self.settings.inbound_queues if q in queues)
+
+    async def round(self) -> None:
+        if self.ami.state != "connected":
+            return
+        s = self.settings
+        if s.test_dial_enabled and self.now() >= self.next_test_round:
+            self.next_test_round = self.now() + s.test_dial_interval
+            await self.test_round()
+        if not s.followup_enabled or not allowed(self.clock(), s.followup_hours):
+            self.hold_reason = "outside follow-up hours"
+            return
+        campaigns = await self.store.active_campaigns()
+        if not campaigns:
+            return
+        while True:
+            waiting = self.inbound_waiting()
+            self.hold_reason = self.pacer.hold_reason(self.now(), len(self.calling), waiting)
+            if self.hold_reason is not None:
+                return
+            due = await self.store.due(campaigns, self.now(), 1)
+            if not due:
+                return
+            await self._call(due[0], waiting)
+
+    async def _call(self, f, waiting: int) -> None:
+        s = self.settings
+        now = self.now()
+        if await self.store.is_do_not_call(f.number):
+            await self.store.update(f.id, state="do_not_call", updated_at=now)
+            return
+        self.pacer.note(now)
+        self.calling.add(f.id)
+        self.originated.append((now, f.id, waiting))
+        await self.store.update(f.id, state="calling", attempts=f.attempts + 1, updated_at=now)
+        self.tracker.track(f"f:{f.id}", f.number, s.citizen_context)
+        log.info("follow-up %s: calling %s (attempt %d)", f.id, mask_number(f.number), f.attempts + 1)
+        try:
+            reply = await self.ami.action({
+                "Action": "Originate", "Async": "true", "Channel": f"Local/{f.number}@{s.citizen_context}",
+                "Context": s.followup_context, "Exten": str(f.id), "Priority": "1",
+                "CallerID": f'"{s.caller_id}" <{s.caller_id}>', "Timeout": str(int(s.ring_timeout * 1000)),
+                "Variable": f"__CTI_FOLLOWUP={f.id}"}, timeout=s.action_timeout)
+            if hasattr(reply, "success") and not reply.success:
+                raise AmiError(reply.get("Message", "refused"))
+        except (AmiError, OSError) as exc:
+            log.error("follow-up %s: Originate failed: %s", f.id, exc)
+            self.tracker.forget(f"f:{f.id}")
+            await self._failed(f.id, "failed")
+
+    async def _on_outcome(self, o: Outcome) -> None:
+        kind, _, ident = o.key.partition(":")
+        if kind == "t":
+            return self._test_result(ident, o)
+        fid = int(ident)
+        if o.answered:
+            await self.store.update(fid, state="answered", last_outcome="answered", updated_at=self.now())
+            return   # the followup AGI takes it from here
+        await self._failed(fid, o.reason)
+
+    async def _failed(self, fid: int, reason: str) -> None:
+        self.calling.discard(fid)
+        f = await self.store.get(fid)
+        now = self.now()
+        if f is None:
+            return
+        if f.attempts >= self.settings.max_attempts:
+            await self.store.update(fid, state="exhausted", last_outcome=reason, updated_at=now)
+            log.info("follow-up %s: %s, attempts exhausted (%d)", fid, reason, f.attempts)
+        else:
+            await self.store.update(fid, state="pending", last_outcome=reason, updated_at=now,
+                                    next_attempt_at=now + self.settings.retry_spacing)
+            log.info("follow-up %s: %s, next attempt in %gs", fid, reason, self.settings.retry_spacing)
+        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "outcome": reason, "attempts": f.attempts})
+        self._wake.set()
+
+    # -- the answered follow-up call --------------------------------------------------------------------
+    async def _followup_agi(self, call) -> None:
+        answer = await followup_agi.survey(call)
+        fid = answer.followup_id
+        f = await self.store.get(fid) if fid is not None else None
+        if f is None:
+            log.warning("followup AGI on %s: unknown follow-up %r", call.uniqueid, fid)
+            return
+        self.calling.discard(fid)
+        now = self.now()
+        if answer.rating is None:
+            await self._failed(fid, "no_input")
+            return
+        await self.store.update(fid, state="done", rating=answer.rating, settled=answer.settled,
+                                last_outcome="surveyed", updated_at=now)
+        self._wake.set()
+        log.info("follow-up %s: rating %s, settled %s", fid, answer.rating, answer.settled)
+        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "ticket_id": f.ticket_id, "outcome": "surveyed",
+                                          "rating": answer.rating, "settled": answer.settled})
+        self._spawn(self._report(f, answer, call.uniqueid))
+
+    async def _report(self, f, answer, uniqueid: str) -> None:
+        """The answer goes to the backend through the tickets outbox (a survey-source ticket)."""
+        settled = {True: "已解决", False: "未解决", None: "未回答"}[answer.settled]
+        s = self.settings
+        fields = {"request_type": s.dissatisfied_request_type, "caller_number": f.number, "call_ids": [uniqueid],
+                  "source": "survey", "rating": answer.rating, "tags": ["回访", f"回访工单:{f.ticket_id}"],
+                  "summary": f"回访工单 {f.ticket_id}：{RATING_TEXT[answer.rating]}，{settled} "
+                             f"(follow-up of ticket {f.ticket_id}: rating {answer.rating}, settled {answer.settled})"}
+        if self.tickets is None:
+            self.bus.publish(TOPIC_TICKET_REQUEST, fields)
+            return
+        try:
+            types = self.tickets.settings.request_types
+            if fields["request_type"] not in types:
+                fields["request_type"] = types[0]
+            ticket = await self.tickets.create(**fields)
+            await self.store.update(f.id, result_ticket=ticket["id"])
+        except Exception as exc:
+            log.error("follow-up %s: the answer could not be stored as a ticket: %s", f.id, exc)
+
+    # -- test dialing -----------------------------------------------------------------------------------
+    def test_targets(self) -> list:
+        numbers = self.settings.test_dial_numbers
+        hotlines = [self.directory.get(n) for n in numbers] if numbers else self.directory.of_kind(PARALLEL)
+        when = self.clock()
+        return [h for h in hotlines if h is not None and h.answers_at(when, self.calendar)]
+
+    async def test_round(self) -> int:
+        s = self.settings
+        started = 0
+        for h in self.test_targets():
+            if h.number in self.test_calls:
+                continue
+            self.test_calls[h.number] = self.now()
+            self.tracker.track(f"t:{h.number}", h.number, s.test_dial_context)
+            try:
+                await self.ami.action({
+                    "Action": "Originate", "Async": "true", "Channel": f"Local/{h.number}@{s.test_dial_context}",
+                    "Application": "Wait", "Data": "2", "CallerID": f'"12345拨测" <{s.caller_id}>',
+                    "Timeout": str(int(s.test_dial_ring_timeout * 1000)),
+                    "Variable": f"__CTI_DEPT_DIAL={h.dial},__CTI_DEPT_TIMEOUT={int(s.test_dial_ring_timeout)}"},
+                    timeout=s.action_timeout)
+                started += 1
+            except (AmiError, OSError) as exc:
+                log.error("test dial %s: Originate failed: %s", h.number, exc)
+                self.tracker.forget(f"t:{h.number}")
+                self.test_calls.pop(h.number, None)
+        return started
+
+    def _test_result(self, number: str, o: Outcome) -> None:
+        self.test_calls.pop(number, None)
+        h = self.directory.get(number)
+        leg = DepartmentLeg(f"test-{number}-{int(self.now())}", number, h.owner if h else "", TEST_KIND, False,
+                            o.ringing_at or 0.0, o.answer_seconds, "connected" if o.answered else o.reason)
+        alert = self.book.add(leg)
+        self.bus.publish(TOPIC_TEST_DIAL, leg)
+        log.info("test dial %s: %s %s", number, leg.outcome,
+                 "" if o.answer_seconds is None else f"{o.answer_seconds:.1f}s")
+        if alert is None:
+            return
+        log.warning("%s", alert["text"])
+        self.bus.publish(TOPIC_ALERT, alert)
+        if self.settings.test_dial_alert_ticket:
+            fields = {"request_type": self.settings.alert_request_type, "source": "layer",
+                      "department": alert["owner"] or None, "summary": alert["text"], "tags": ["拨测告警"]}
+            self.bus.publish(TOPIC_TICKET_REQUEST, fields)

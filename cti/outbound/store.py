@@ -1,0 +1,119 @@
+"""The outbound part's database (SQLAlchemy 2.0 async; SQLite under var/ by default)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from cti.outbound.models import Base, Campaign, DoNotCall, FollowUp, LinkageEvent
+from cti.tickets.db import make_engine
+
+CLOSED_TICKETS = "closed-tickets"   # the campaign fed by the ticket backend's closes
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = make_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def migrate(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- campaigns --------------------------------------------------------------------------------------
+    async def campaign(self, name: str, now: float) -> Campaign:
+        async with self.sessions.begin() as s:
+            c = await s.get(Campaign, name)
+            if c is None:
+                c = Campaign(name=name, state="active", created_at=now)
+                s.add(c)
+            return c
+
+    async def set_state(self, name: str, state: str) -> bool:
+        async with self.sessions.begin() as s:
+            c = await s.get(Campaign, name)
+            if c is None:
+                return False
+            c.state = state
+            return True
+
+    async def campaigns(self) -> list[dict]:
+        async with self.sessions() as s:
+            rows = (await s.execute(select(Campaign).order_by(Campaign.name))).scalars().all()
+            counts = (await s.execute(select(FollowUp.campaign, FollowUp.state, func.count())
+                                      .group_by(FollowUp.campaign, FollowUp.state))).all()
+        out = []
+        for c in rows:
+            states = {st: n for camp, st, n in counts if camp == c.name}
+            out.append({"name": c.name, "state": c.state, "followups": states})
+        return out
+
+    async def active_campaigns(self) -> set[str]:
+        async with self.sessions() as s:
+            return set((await s.execute(select(Campaign.name).where(Campaign.state == "active"))).scalars())
+
+    # -- follow-ups -------------------------------------------------------------------------------------
+    async def add_followup(self, campaign: str, number: str, ticket_id: str, at: float, now: float) -> FollowUp:
+        async with self.sessions.begin() as s:
+            f = FollowUp(campaign=campaign, ticket_id=ticket_id, number=number, state="pending", attempts=0,
+                         next_attempt_at=at, created_at=now, updated_at=now)
+            if await s.get(DoNotCall, number) is not None:
+                f.state = "do_not_call"
+            s.add(f)
+        return f
+
+    async def due(self, campaigns: set[str], now: float, limit: int) -> list[FollowUp]:
+        async with self.sessions() as s:
+            q = (select(FollowUp).where(FollowUp.state == "pending", FollowUp.next_attempt_at <= now,
+                                        FollowUp.campaign.in_(campaigns))
+                 .order_by(FollowUp.next_attempt_at, FollowUp.id).limit(limit))
+            return list((await s.execute(q)).scalars())
+
+    async def get(self, fid: int) -> FollowUp | None:
+        async with self.sessions() as s:
+            return await s.get(FollowUp, fid)
+
+    async def update(self, fid: int, **values) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(update(FollowUp).where(FollowUp.id == fid).values(**values))
+
+    async def followups(self, campaign: str | None = None) -> list[FollowUp]:
+        async with self.sessions() as s:
+            q = select(FollowUp).order_by(FollowUp.id)
+            if campaign:
+                q = q.where(FollowUp.campaign == campaign)
+            return list((await s.execute(q)).scalars())
+
+    async def release_calling(self, now: float) -> int:
+        """After a restart no call of ours is live: 'calling' rows go back to pending (the attempt counts)."""
+        async with self.sessions.begin() as s:
+            r = await s.execute(update(FollowUp).where(FollowUp.state == "calling")
+                                .values(state="pending", next_attempt_at=now, updated_at=now))
+            return r.rowcount or 0
+
+    # -- do-not-call ------------------------------------------------------------------------------------
+    async def add_do_not_call(self, number: str, now: float, note: str = "") -> None:
+        async with self.sessions.begin() as s:
+            if await s.get(DoNotCall, number) is None:
+                s.add(DoNotCall(number=number, added_at=now, note=note))
+            await s.execute(update(FollowUp).where(FollowUp.number == number, FollowUp.state == "pending")
+                            .values(state="do_not_call", updated_at=now))
+
+    async def is_do_not_call(self, number: str) -> bool:
+        async with self.sessions() as s:
+            return await s.get(DoNotCall, number) is not None
+
+    # -- linkage ----------------------------------------------------------------------------------------
+    async def add_linkage(self, direction: str, call_id: str, at: float, outcome: str) -> None:
+        async with self.sessions.begin() as s:
+            s.add(LinkageEvent(direction=direction, call_id=call_id, at=at, outcome=outcome))
+
+    async def linkage_counts(self, since: float = 0.0, until: float = float("inf")) -> dict[str, int]:
+        async with self.sessions() as s:
+            q = (select(LinkageEvent.direction, func.count()).where(LinkageEvent.at >= since)
+                 .where(LinkageEvent.at < min(until, 1e18)).group_by(LinkageEvent.direction))
+            got = dict((await s.execute(q)).all())
+        return {"from_110": got.get("from_110", 0), "to_110": got.get("to_110", 0)}
