@@ -97,6 +97,12 @@ class Catalogue:
         rows = self._rows("SELECT * FROM recordings WHERE uniqueid = ?", uniqueid)
         return rows[0] if rows else None
 
+    def find(self, call_id: str) -> Recording | None:
+        """The recording of a call named by its channel's uniqueid or by the call's linkedid."""
+        rows = self._rows("SELECT * FROM recordings WHERE (uniqueid = ? OR linkedid = ?) AND status != 'deleted'"
+                          " ORDER BY uniqueid = ? DESC, captured_at LIMIT 1", call_id, call_id, call_id)
+        return rows[0] if rows else None
+
     def listing(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Recording]:
         if status:
             return self._rows("SELECT * FROM recordings WHERE status = ? ORDER BY captured_at DESC LIMIT ? OFFSET ?",

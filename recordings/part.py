@@ -5,6 +5,9 @@ finds ``<capture_dir>/<Uniqueid>.<ext>`` (what ``MixMonitor(${UNIQUEID}...)`` wr
 simulator writes with ``SimConfig.recording_dir``); no extra AMI event class is needed. Tickets are
 followed on the bus (``tickets.created``: the call ids are asked of the tickets service;
 ``tickets.callback``: status changes) so retention never deletes a recording of an open ticket.
+The tickets part asks ``recording_link(call_ids)`` when it makes a ticket, so the link travels in the
+ticket's first webhook; a call answered in a queue (AgentConnect) is known before its capture is
+written, since the shipped dialplan records every answered queue call.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 TOPIC_TICKET_CREATED = "tickets.created"
 TOPIC_TICKET_CALLBACK = "tickets.callback"
+MAX_ANSWERED = 50_000   # live answered calls remembered (call id -> recorded channel), oldest forgotten
 
 
 def load_secret(settings: RecordingsSettings) -> str:
@@ -75,6 +81,7 @@ class RecordingsPart:
         self._public: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._retention: asyncio.Task | None = None
+        self.answered: OrderedDict[str, str] = OrderedDict()   # uniqueid or linkedid -> recorded uniqueid
         self.api = RecordingsApi(self)
         if s.enabled:
             self.bus.subscribe(TOPIC_EVENT, self._on_ami)
@@ -159,8 +166,33 @@ class RecordingsPart:
 
     # -- capture --------------------------------------------------------------------------------
     def _on_ami(self, _topic: str, msg: Any) -> None:
-        if msg.name == "Hangup" and self.pipeline is not None:
+        if msg.name == "AgentConnect":
+            self._answered(msg.get("Uniqueid", ""), msg.get("Linkedid", ""))
+        elif msg.name == "Hangup" and self.pipeline is not None:
             self._spawn(self._hangup(msg.get("Uniqueid", ""), msg.get("Linkedid", ""), msg.timestamp or self.clock()))
+
+    def _answered(self, uniqueid: str, linkedid: str) -> None:
+        if not uniqueid:
+            return
+        for key in {uniqueid, linkedid} - {""}:
+            self.answered[key] = uniqueid
+            self.answered.move_to_end(key)
+        while len(self.answered) > MAX_ANSWERED:
+            self.answered.popitem(last=False)
+
+    async def recording_link(self, call_ids: Iterable[str]) -> str | None:
+        """The signed link of the first of these calls that is recorded (or being recorded), else None."""
+        if not self.settings.enabled or not self.secret or self.catalogue is None:
+            return None
+        for call_id in call_ids:
+            uniqueid = self.answered.get(str(call_id))
+            if uniqueid is None:
+                rec = await self.db(self.catalogue.find, str(call_id))
+                uniqueid = rec.uniqueid if rec is not None else None
+            if uniqueid:
+                self._publish_path(uniqueid)
+                return self.link_for(uniqueid)
+        return None
 
     async def _hangup(self, uniqueid: str, linkedid: str, when: float) -> None:
         s = self.settings

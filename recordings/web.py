@@ -64,6 +64,11 @@ class RecordingsApi:
         elif not _token_ok(request):
             return web.json_response({"error": "unauthorized", "detail": "a valid token or signed link is required"},
                                      status=401)
+        if uniqueid in self.part.answered and await self.part.db(self.part.catalogue.get, uniqueid) is None:
+            # a link handed out with a ticket during the call: the capture is still being written
+            return web.json_response({"error": "not ready", "status": "recording",
+                                      "detail": "the call is still being recorded"},
+                                     status=503, headers={"Retry-After": "60"})
         rec = await self._record(uniqueid)
         if rec.status == "deleted":
             raise web.HTTPGone(text="the recording was deleted by the retention policy")

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 TOPIC_IVR_SESSION = "ivr.session"
 TOPIC_REQUEST = "tickets.request"   # any part may publish a dict of ticket fields to have one made
+TOPIC_RECORDING_READY = "recording.ready"
 DISSATISFIED = 3
 
 
@@ -40,11 +41,14 @@ class TicketsPart:
         self.tickets = TicketService(self.engine, s, self.bus, deadlines=deadlines.for_settings(s, self.calendar, tz),
                                      light=deadlines.light_for_settings(s, self.calendar, tz),
                                      on_enqueued=self.dispatcher.wake)
+        self.tickets.recording_link = self._recording_link
+        self.layer = layer
         self.api = TicketsApi(self.tickets, s.secrets, s.callback_tolerance)
         self._lights: asyncio.Task | None = None
         self._pending: set[asyncio.Task] = set()
         self.bus.subscribe(TOPIC_IVR_SESSION, self._on_ivr_session)
         self.bus.subscribe(TOPIC_REQUEST, self._on_request)
+        self.bus.subscribe(TOPIC_RECORDING_READY, self._on_recording_ready)
 
     def setup_web(self, app) -> None:
         self.api.setup(app)
@@ -73,7 +77,10 @@ class TicketsPart:
             await asyncio.sleep(self.settings.light_interval)
 
     def _spawn(self, fields: dict[str, Any]) -> None:
-        task = asyncio.ensure_future(self._create(fields))
+        self._spawn_task(self._create(fields))
+
+    def _spawn_task(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -84,6 +91,27 @@ class TicketsPart:
             log.error("tickets: cannot make a ticket from %s: %s", sorted(fields), exc)
         except Exception:
             log.exception("tickets: storing a ticket failed")
+
+    # Recordings: the link must be inside the ticket.created body, which is signed and stored once in the
+    # create transaction, so the tickets side asks for it then (the recordings part starts after us: lazy).
+    async def _recording_link(self, call_ids: list[str]) -> str | None:
+        for part in getattr(self.layer, "parts", None) or ():
+            link_of = getattr(part, "recording_link", None)
+            if link_of is not None:
+                return await link_of(call_ids)
+        return None
+
+    def _on_recording_ready(self, _topic: str, ready: Any) -> None:
+        if all(hasattr(ready, f) for f in ("uniqueid", "linkedid", "link", "duration", "sha256", "size", "format")):
+            self._spawn_task(self._recording_ready(ready))
+        else:
+            log.error("tickets: %s message without the RecordingReady fields ignored", _topic)
+
+    async def _recording_ready(self, ready: Any) -> None:
+        try:
+            await self.tickets.recording_ready(ready)
+        except Exception:
+            log.exception("tickets: queueing recording.ready for call %s failed", ready.uniqueid)
 
     def _on_request(self, _topic: str, fields: Any) -> None:
         if isinstance(fields, dict):

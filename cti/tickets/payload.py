@@ -2,7 +2,8 @@
 
 Outgoing body: ``{"type": "ticket.created", "version": "1", "timestamp": ISO-8601 UTC, "data": {...}}``
 where ``data`` is a ticket (SCHEMA below). Recordings travel as links (``data.recording.url``), never
-inline. Callback body: ``{"type": "ticket.status", "timestamp": ..., "data": {"ticket_id",
+inline; when a call's recording is converted after its ticket was made, a ``recording.ready`` message
+follows for that ticket, with the link, duration, size and SHA-256 of the file. Callback body: ``{"type": "ticket.status", "timestamp": ..., "data": {"ticket_id",
 "status": acknowledged|returned|extended|closed, "changed_at"?, "answer_by"? (extended), "note"?}}``.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 SCHEMA_VERSION = "1"
 EVENT_CREATED = "ticket.created"
+EVENT_RECORDING_READY = "recording.ready"
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 SCHEMA: dict[str, Any] = {
@@ -22,10 +24,37 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "version", "timestamp", "data"],
     "properties": {
-        "type": {"enum": [EVENT_CREATED]},
+        "type": {"enum": [EVENT_CREATED, EVENT_RECORDING_READY]},
         "version": {"const": SCHEMA_VERSION},
         "timestamp": {"type": "string", "format": "date-time"},
-        "data": {
+        "data": {"description": "ticket.created: a ticket (#/$defs/ticket); recording.ready: #/$defs/recording_ready"},
+    },
+    "allOf": [
+        {"if": {"properties": {"type": {"const": EVENT_CREATED}}},
+         "then": {"properties": {"data": {"$ref": "#/$defs/ticket"}}}},
+        {"if": {"properties": {"type": {"const": EVENT_RECORDING_READY}}},
+         "then": {"properties": {"data": {"$ref": "#/$defs/recording_ready"}}}},
+    ],
+    "$defs": {
+        "recording_ready": {
+            "type": "object",
+            "description": "the recording of a ticket's call is converted and stored (sent once per ticket)",
+            "required": ["ticket_id", "call_id", "recording"],
+            "properties": {
+                "ticket_id": {"type": "string"},
+                "call_id": {"type": "string", "description": "uniqueid of the recorded channel"},
+                "linkedid": {"type": "string"},
+                "recording": {"type": "object", "required": ["url", "duration", "sha256", "size", "format"],
+                              "properties": {
+                                  "url": {"type": "string", "format": "uri",
+                                          "description": "signed download link; expires (recordings.link_ttl)"},
+                                  "duration": {"type": "number", "description": "seconds"},
+                                  "sha256": {"type": "string", "description": "of the file the link serves"},
+                                  "size": {"type": "integer", "description": "bytes"},
+                                  "format": {"type": "string", "description": "opus, mp3..."}}},
+            },
+        },
+        "ticket": {
             "type": "object",
             "required": ["id", "request_type", "created_at", "deadlines", "status"],
             "properties": {
@@ -45,8 +74,8 @@ SCHEMA: dict[str, Any] = {
                 "created_at": _TIME,
                 "deadlines": {"type": "object", "properties": {
                     "acknowledge_by": _TIME, "answer_by": _TIME, "return_by": _TIME}},
-                "recording": {"type": ["object", "null"], "properties": {
-                    "ref": {"type": "string"}, "url": {"type": "string", "format": "uri"}}},
+                "recording": {"type": ["object", "null"], "description": "null when the call was not recorded",
+                              "properties": {"ref": {"type": "string"}, "url": {"type": "string", "format": "uri"}}},
                 "rating": {"type": ["integer", "null"], "description": "1 satisfied, 2 basically, 3 dissatisfied"},
                 "status": {"type": "string"},
             },
@@ -88,6 +117,13 @@ def ticket_data(t, recording_base_url: str = "") -> dict[str, Any]:
                       "return_by": iso(t.return_by)},
         "recording": recording(t.recording_ref, recording_base_url), "rating": t.rating, "status": t.status,
     }
+
+
+def recording_ready_data(ticket_id: str, ready) -> dict[str, Any]:
+    """``ready``: a recordings.pipeline.RecordingReady (or anything with its fields)."""
+    return {"ticket_id": ticket_id, "call_id": ready.uniqueid, "linkedid": ready.linkedid,
+            "recording": {"url": ready.link, "duration": ready.duration, "sha256": ready.sha256,
+                          "size": ready.size, "format": ready.format}}
 
 
 def envelope(event_type: str, data: dict[str, Any], now: datetime) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import String, cast, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,6 +44,7 @@ class Deadlines:
 
 DeadlineFn = Callable[[datetime, str, str], Deadlines]
 LightFn = Callable[[Ticket, datetime], str | None]
+RecordingLinkFn = Callable[[Sequence[str]], Awaitable[str | None]]
 
 
 def no_deadlines(created: datetime, request_type: str, urgency: str) -> Deadlines:
@@ -62,6 +63,7 @@ class TicketService:
         self.light = light
         self.clock = clock
         self.on_enqueued = on_enqueued
+        self.recording_link: RecordingLinkFn | None = None   # the recordings part's, when it runs
 
     def _publish(self, topic: str, event: events.TicketEvent) -> None:
         if self.bus is not None:
@@ -84,6 +86,11 @@ class TicketService:
                      recording_ref: str | None = None, rating: int | None = None) -> dict[str, Any]:
         """Store a ticket and its ``ticket.created`` message atomically; return the ticket as JSON data."""
         self._check(request_type, urgency, source, rating)
+        if recording_ref is None and call_ids and self.recording_link is not None:
+            try:
+                recording_ref = await self.recording_link([str(c) for c in call_ids])
+            except Exception:  # a ticket is never lost for want of its recording link
+                log.exception("tickets: cannot get the recording link of calls %s", list(call_ids))
         now = self.clock()
         d = self.deadlines(now, request_type, urgency)
         values = dict(
@@ -108,6 +115,31 @@ class TicketService:
         if self.on_enqueued:
             self.on_enqueued()
         return data | {"light": ticket.light}
+
+    async def recording_ready(self, ready) -> list[str]:
+        """A call's recording is converted: every ticket of that call (by uniqueid or linkedid) gets a
+        ``recording.ready`` message in the outbox, and its link if it had none; return the ticket ids."""
+        call_ids = {c for c in (ready.uniqueid, ready.linkedid) if c}
+        if not call_ids:
+            return []
+        now = self.clock()
+        # call_ids is a JSON list: a text match narrows, the exact membership test decides
+        like = or_(*(cast(Ticket.call_ids, String).like(f'%"{c}"%') for c in call_ids))
+        done: list[str] = []
+        async with self.sessions.begin() as s:
+            for t in (await s.execute(select(Ticket).where(like))).scalars():
+                if not call_ids & set(t.call_ids or ()):
+                    continue
+                if not t.recording_ref:
+                    t.recording_ref = ready.link
+                body = payload.envelope(payload.EVENT_RECORDING_READY, payload.recording_ready_data(t.id, ready), now)
+                s.add(OutboxMessage(**new_message(t.id, payload.EVENT_RECORDING_READY, body, now)))
+                done.append(t.id)
+        for ticket_id in done:
+            log.info("ticket %s: recording %s ready, recording.ready queued", ticket_id, ready.uniqueid)
+        if done and self.on_enqueued:
+            self.on_enqueued()
+        return done
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         async with self.sessions() as s:
