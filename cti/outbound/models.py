@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

@@ -1,15 +1,14 @@
 """Outcome of our own Originates, from AMI events (pure): answered with its ring time, or why not.
 
 A Local channel ``Local/<number>@<context>-XXXX;1`` is created at once and its peer starts ringing;
-``OriginateResponse`` Success marks the answer, Failure (reason 3 no answer, 5 busy, 8 congestion) or a
-Hangup of the ;1 half before any answer marks the failure. Channels are matched by their base name.
+its ``Newstate`` to Up (6) marks the answer, a Hangup of the ;1 half before that marks the failure (cause
+17: busy). ``OriginateResponse`` is no event for us: panoramisk hands it to the action's ActionID.
+Channels are matched by their base name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-REASONS = {"0": "failed", "1": "no_answer", "3": "no_answer", "5": "busy", "8": "congestion"}
 
 
 @dataclass
@@ -57,17 +56,15 @@ class OriginateTracker:
             if p is not None and p.created_at is None and msg.get("Channel", "").endswith(";1"):
                 p.created_at, p.channel = msg.timestamp, msg.get("Channel", "")
             return None
-        if name == "OriginateResponse":
-            p = self.pending.get(base_of(msg.get("Channel", "")))
-            if p is None:
+        if name == "Newstate" and msg.get("ChannelState") == "6":
+            channel = msg.get("Channel", "")
+            p = self.pending.get(base_of(channel))
+            if p is None or p.channel != channel:
                 return None
-            if msg.get("Response") == "Success":
-                p.answered_at = msg.timestamp
-                seconds = None if p.created_at is None or p.answered_at is None else max(0.0, p.answered_at - p.created_at)
-                del self.pending[p.base]
-                return Outcome(p.key, True, "answered", p.created_at, seconds, msg.get("Channel", ""))
+            p.answered_at = msg.timestamp
+            seconds = None if p.created_at is None or p.answered_at is None else max(0.0, p.answered_at - p.created_at)
             del self.pending[p.base]
-            return Outcome(p.key, False, REASONS.get(msg.get("Reason", "0"), "failed"), p.created_at, None)
+            return Outcome(p.key, True, "answered", p.created_at, seconds, channel)
         if name == "Hangup":
             channel = msg.get("Channel", "")
             p = self.pending.get(base_of(channel))
