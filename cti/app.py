@@ -28,13 +28,14 @@ PartFactory = Callable[["Layer"], Any]
 def default_parts() -> list[PartFactory]:
     """The parts `cti run` starts, in start order."""
     from cti.calls.part import CallsPart
+    from cti.outbound.part import OutboundPart
     from cti.tickets.part import TicketsPart
     from ivr_flows.part import FlowsPart
     from queue_monitor.part import MonitorPart
     from recordings.part import RecordingsPart
 
-    # Calls and Recordings come after Tickets: they look the ticket service up.
-    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart]
+    # Calls, Recordings and Outbound come after Tickets (and Outbound after Calls): they look them up.
+    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart, OutboundPart]
 
 
 class Layer:

@@ -12,9 +12,9 @@ import sys
 from cti import logs
 from cti.settings import ConfigError, load_settings
 
-# Each part owns its subcommands: simulate-pbx, outbox, flows, report, hotlines, recordings.
+# Each part owns its subcommands: simulate-pbx, outbox, flows, report, hotlines, recordings, campaigns.
 PART_COMMANDS = ("cti.simulator.cli", "cti.tickets.cli", "ivr_flows.cli", "queue_monitor.cli", "cti.calls.cli",
-                 "recordings.cli")
+                 "recordings.cli", "cti.outbound.cli")
 
 
 def _run_until_signal(main) -> int:

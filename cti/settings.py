@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from cti.calls.settings import CallsSettings
+from cti.outbound.settings import OutboundSettings
 from cti.settings_base import Section
 from cti.tickets.settings import TicketsSettings
 from ivr_flows.settings import FlowsSettings
@@ -95,6 +96,7 @@ class Settings(Section):
     tickets: TicketsSettings = TicketsSettings()
     calls: CallsSettings = CallsSettings()
     recordings: RecordingsSettings = RecordingsSettings()
+    outbound: OutboundSettings = OutboundSettings()
 
     @field_validator("data_dir")
     @classmethod
