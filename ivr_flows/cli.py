@@ -59,6 +59,19 @@ def _when(text: str | None, tz: ZoneInfo) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=tz)
 
 
+def _flows_with(settings, name: str):
+    """The loaded flows when they are valid and hold ``name``; else print why and return None."""
+    flows, errors = _load(settings)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        return None
+    if name not in flows:
+        print(f"no flow {name!r} (flows: {', '.join(sorted(flows.flows))})", file=sys.stderr)
+        return None
+    return flows
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -69,13 +82,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from ivr_flows.simulate import simulate
 
     settings = _settings(args)
-    flows, errors = _load(settings)
-    if errors:
-        for error in errors:
-            print(error, file=sys.stderr)
-        return 1
-    if args.flow not in flows:
-        print(f"no flow {args.flow!r} (flows: {', '.join(sorted(flows.flows))})", file=sys.stderr)
+    flows = _flows_with(settings, args.flow)
+    if flows is None:
         return 1
     interp = Interpreter(build_calendar(settings), settings.default_queue, settings.max_steps,
                          settings.max_goto_depth)
@@ -92,13 +100,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from ivr_flows.graph import to_dot, to_mermaid
 
     settings = _settings(args)
-    flows, errors = _load(settings)
-    if errors:
-        for error in errors:
-            print(error, file=sys.stderr)
-        return 1
-    if args.flow not in flows:
-        print(f"no flow {args.flow!r} (flows: {', '.join(sorted(flows.flows))})", file=sys.stderr)
+    flows = _flows_with(settings, args.flow)
+    if flows is None:
         return 1
     render = to_dot if args.format == "dot" else to_mermaid
     sys.stdout.write(render(flows[args.flow], settings.default_queue))
