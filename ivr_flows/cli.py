@@ -62,9 +62,9 @@ def _when(text: str | None, tz: ZoneInfo) -> dt.datetime:
 def _flows_with(settings, name: str):
     """The loaded flows when they are valid and hold ``name``; else print why and return None."""
     flows, errors = _load(settings)
-    for error in errors:
-        print(error, file=sys.stderr)
     if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
         return None
     if name not in flows:
         print(f"no flow {name!r} (flows: {', '.join(sorted(flows.flows))})", file=sys.stderr)
