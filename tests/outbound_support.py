@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 from calls_support import centre
 
@@ -33,3 +34,36 @@ async def outbound_centre(tmp_path: Path, settings: OutboundSettings, parts=(), 
         c.outbound = holder["part"]
         c.ext = sim_outbound.install(c.sim.pbx, settings.linkage_did, settings.linkage_queue)
         yield c
+
+
+@asynccontextmanager
+async def followup_centre(tmp_path: Path, settings: OutboundSettings, receiver, secret: str, speed: float = 40,
+                          agents: tuple[str, ...] = ("6001", "6002"), **sim):
+    """The simulator and a layer running the real tickets part (delivering to ``receiver``) and the
+    outbound part, as default_parts() orders them: tickets first, outbound last."""
+    from calls_support import settings_for
+
+    from cti.app import Layer
+    from cti.simulator import SimConfig, Simulator
+    from cti.tickets.part import TicketsPart
+
+    simulator = Simulator(SimConfig(ami_port=0, agi_port=1, speed=speed, seed=1, **sim))
+    await simulator.start()
+    for agent in agents:
+        simulator.pbx.set_agent(agent, 1, 3600)
+    base = settings_for(tmp_path, simulator.ami_port)
+    s = base.model_copy(update={"tickets": base.tickets.model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "endpoint_url": receiver.url,
+        "secrets": [secret], "poll_interval": 0.05})})
+    layer = Layer(s, parts=[TicketsPart, lambda lay: OutboundPart(lay, settings)])
+    c = SimpleNamespace(sim=simulator, layer=layer, tickets=layer.parts[0], outbound=layer.parts[1], events=[])
+    layer.bus.subscribe("ami.event", lambda _t, m: c.events.append(m))
+    await layer.start()
+    simulator.config.agi_port = layer.agi.port
+    try:
+        await layer.ami.wait_connected(5)
+        c.ext = sim_outbound.install(simulator.pbx, settings.linkage_did, settings.linkage_queue)
+        yield c
+    finally:
+        await layer.stop()
+        await simulator.stop()

@@ -19,6 +19,7 @@ from cti.calls.stats import DepartmentLeg
 from cti.hotlines import PARALLEL, load_directory
 from cti.outbound import agi as followup_agi
 from cti.outbound.api import OutboundApi
+from cti.outbound.handover import agents_free
 from cti.outbound.linkage import LinkageCounter
 from cti.outbound.originate import OriginateTracker, Outcome
 from cti.outbound.pacing import Pacer, allowed
@@ -35,6 +36,8 @@ TOPIC_TICKET_REQUEST = "tickets.request"
 TOPIC_LINKAGE = "outbound.linkage"
 TOPIC_FOLLOWUP = "outbound.followup"
 RATING_TEXT = {1: "满意", 2: "基本满意", 3: "不满意"}
+FOLLOWUP_TAG = "回访"                     # on every ticket that carries a follow-up answer
+TO_AGENT, FOLLOWUP_TICKET = "to_agent", "followup_ticket"   # what became of a "dissatisfied"
 
 
 class OutboundPart:
@@ -55,7 +58,8 @@ class OutboundPart:
         self.directory = load_directory(getattr(calls, "hotlines_file", "config/hotlines.yaml"))
         self.calendar = WorkCalendar.from_file(getattr(flows, "calendar_override", None),
                                                hours=getattr(flows, "working_hours", None))
-        self.calling: set[int] = set()           # follow-up ids with a live call
+        self.calling: set[int] = set()           # follow-up ids with a live call (pacing counts them)
+        self.live: dict[str, int] = {}           # answered outbound channel -> follow-up id, until its Hangup
         self.test_calls: dict[str, float] = {}   # number -> when its test call started
         self.next_test_round = 0.0
         self.hold_reason: str | None = None
@@ -109,6 +113,12 @@ class OutboundPart:
             if handover is not None:
                 self._record_handover(handover)
             outcome = self.tracker.feed(msg)
+            if outcome is not None and outcome.answered and outcome.key.startswith("f:"):
+                self.live[outcome.channel] = int(outcome.key[2:])
+            elif msg.name == "Hangup" and msg.get("Channel", "") in self.live:
+                # the slot is free when the channel is gone, not when our AGI returns
+                self.calling.discard(self.live.pop(msg.get("Channel", "")))
+                self._wake.set()
         except Exception:
             log.exception("outbound: event %s could not be handled", getattr(msg, "name", "?"))
             return
@@ -135,6 +145,8 @@ class OutboundPart:
 
     async def _schedule_for_ticket(self, ticket_id: str) -> None:
         ticket = await self.tickets.get(ticket_id) if self.tickets is not None else None
+        if FOLLOWUP_TAG in (ticket or {}).get("tags", ()):
+            return   # a ticket that carried a follow-up answer is not followed up again (no loop)
         number = (ticket or {}).get("caller_number") or ""
         if not number:
             log.warning("outbound: closed ticket %s has no caller number: no follow-up call", ticket_id)
@@ -224,7 +236,8 @@ class OutboundPart:
         await self._failed(fid, o.reason)
 
     async def _failed(self, fid: int, reason: str) -> None:
-        self.calling.discard(fid)
+        if fid not in self.live.values():
+            self.calling.discard(fid)
         f = await self.store.get(fid)
         now = self.now()
         if f is None:
@@ -247,27 +260,53 @@ class OutboundPart:
         if f is None:
             log.warning("followup AGI on %s: unknown follow-up %r", call.uniqueid, fid)
             return
-        self.calling.discard(fid)
-        now = self.now()
         if answer.rating is None:
             await self._failed(fid, "no_input")
             return
+        outcome = "surveyed"
+        if answer.rating == followup_agi.DISSATISFIED:
+            outcome = TO_AGENT if await self._agents_free() else FOLLOWUP_TICKET
+        # stored and queued for the backend before the last prompt: a hangup there loses nothing
         await self.store.update(fid, state="done", rating=answer.rating, settled=answer.settled,
-                                last_outcome="surveyed", updated_at=now)
+                                last_outcome=outcome, updated_at=self.now())
         self._wake.set()
-        log.info("follow-up %s: rating %s, settled %s", fid, answer.rating, answer.settled)
-        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "ticket_id": f.ticket_id, "outcome": "surveyed",
+        log.info("follow-up %s: rating %s, settled %s, %s", fid, answer.rating, answer.settled, outcome)
+        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "ticket_id": f.ticket_id, "outcome": outcome,
                                           "rating": answer.rating, "settled": answer.settled})
-        self._spawn(self._report(f, answer, call.uniqueid))
+        self._spawn(self._report(f, answer, call.uniqueid, outcome))
+        if outcome == TO_AGENT:
+            await followup_agi.hand_to_queue(call, self.settings.followup_queue, self.settings.followup_queue_timeout)
+        else:
+            await call.stream_file(followup_agi.THANKS_PROMPT, "")
 
-    async def _report(self, f, answer, uniqueid: str) -> None:
-        """The answer goes to the backend through the tickets outbox (a survey-source ticket)."""
+    async def _agents_free(self) -> bool:
+        queue = self.settings.followup_queue
+        try:
+            reply = await self.ami.action({"Action": "QueueSummary", "Queue": queue},
+                                          timeout=self.settings.action_timeout)
+        except (AmiError, OSError) as exc:
+            log.warning("follow-up: QueueSummary %s failed (%s): a follow-up ticket instead", queue, exc)
+            return False
+        return agents_free(reply, queue)
+
+    async def _report(self, f, answer, uniqueid: str, outcome: str = "surveyed") -> None:
+        """The answer goes to the backend through the tickets outbox as a survey-source ticket: the tickets
+        service has no message for an existing ticket, so the new one names the followed-up ticket."""
         settled = {True: "已解决", False: "未解决", None: "未回答"}[answer.settled]
         s = self.settings
-        fields = {"request_type": s.dissatisfied_request_type, "caller_number": f.number, "call_ids": [uniqueid],
-                  "source": "survey", "rating": answer.rating, "tags": ["回访", f"回访工单:{f.ticket_id}"],
-                  "summary": f"回访工单 {f.ticket_id}：{RATING_TEXT[answer.rating]}，{settled} "
-                             f"(follow-up of ticket {f.ticket_id}: rating {answer.rating}, settled {answer.settled})"}
+        dissatisfied = answer.rating == followup_agi.DISSATISFIED
+        tags = [FOLLOWUP_TAG, f"回访工单:{f.ticket_id}"]
+        summary = (f"回访工单 {f.ticket_id}：{RATING_TEXT[answer.rating]}，{settled} "
+                   f"(follow-up of ticket {f.ticket_id}: rating {answer.rating}, settled {answer.settled})")
+        if outcome == TO_AGENT:
+            tags.append("不满意转人工回访")
+            summary += "；已转人工回访 (handed to an agent for a personal follow-up)"
+        elif outcome == FOLLOWUP_TICKET:
+            tags.append("不满意待人工回访")
+            summary += "；坐席忙，请人工回访 (no agent free: personal follow-up needed)"
+        fields = {"request_type": s.dissatisfied_request_type if dissatisfied else s.answer_request_type,
+                  "caller_number": f.number, "call_ids": [uniqueid], "source": "survey", "rating": answer.rating,
+                  "urgency": "urgent" if outcome == FOLLOWUP_TICKET else "normal", "tags": tags, "summary": summary}
         if self.tickets is None:
             self.bus.publish(TOPIC_TICKET_REQUEST, fields)
             return

@@ -44,6 +44,9 @@ class OutboundSettings(Section):
     backoff_waiting: int = Field(1, ge=1)            # hold follow-ups while this many inbound callers wait
     do_not_call: list[str] = []                      # numbers never called (added to the stored list)
     dissatisfied_request_type: str = "complaint"     # request type of the follow-up ticket on "dissatisfied"
+    answer_request_type: str = "consultation"        # request type of the ticket carrying other answers
+    followup_queue: str = "public"                   # "dissatisfied" goes to an agent here when one is free
+    followup_queue_timeout: int = Field(120, ge=1)   # seconds the citizen may wait there for that agent
 
     @field_validator("followup_hours")
     @classmethod

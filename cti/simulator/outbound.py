@@ -4,7 +4,8 @@
   straight into the linkage queue, with the ``UserEvent(CTILinkage)`` the shipped dialplan raises.
 - ``citizens`` (and ``cti-outbound``): a citizen's phone reached by an Originate for a follow-up call:
   rings, answers after a delay (or never, or is busy), then presses one key per prompt that listens.
-- ``cti-followup``: the answered half of a follow-up call runs ``AGI(agi://.../followup)``.
+- ``cti-followup``: the answered half of a follow-up call runs ``AGI(agi://.../followup)``; when the AGI
+  set CTIQUEUE (a "dissatisfied" handed to an agent) it goes on like ``cti-ivr,s,queue``: Queue().
 
     outbound.install(sim.pbx, citizens={"13900000001": CitizenPhone(answer_delay=4, keys=["1", "1"])})
 """
@@ -42,6 +43,10 @@ class OutboundDialplan:
     citizens: dict[str, CitizenPhone] = field(default_factory=dict)
     default_citizen: CitizenPhone = field(default_factory=CitizenPhone)
     dialled: list[tuple[float, str]] = field(default_factory=list)   # (sim time, number) of each citizen call
+    # ground truth for pacing tests, taken as each citizen call starts: (sim time, number, outbound
+    # channels up including this one, callers waiting in any queue)
+    dial_log: list[tuple[float, str, int, int]] = field(default_factory=list)
+    _ones: list = field(default_factory=list)                           # the ;1 halves of citizen calls
 
     # -- 110 hand-over ------------------------------------------------------------------------------
     async def linkage(self, two: Channel, exten: str) -> None:
@@ -74,6 +79,9 @@ class OutboundDialplan:
         phone = self.citizens.get(number, self.default_citizen)
         self.dialled.append((pbx.clock.now(), number))
         one = two.peer
+        self._ones = [c for c in self._ones if not c.gone] + ([one] if one is not None else [])
+        waiting = sum(len(q.callers) for q in pbx.queues.values())
+        self.dial_log.append((pbx.clock.now(), number, len(self._ones), waiting))
         # an uncounted call record gives the AGI side a "prompt started" signal to answer keys to
         call = two.call or pbx.start_call(one, two, counted=False)
         pbx.newexten(two, "NoOp", f"citizen {number[:3]}****", 1)
@@ -123,6 +131,14 @@ class OutboundDialplan:
             except Exception:
                 status = "FAILURE"
         pbx.setvar(one, "AGISTATUS", status)
+        queue = one.variables.get("CTIQUEUE", "")
+        if queue and not one.gone and not one.hangup_requested.is_set():
+            # GotoIf($[${LEN(${CTIQUEUE})}]?cti-ivr,s,queue): the personal follow-up by an agent
+            qt = one.variables.get("CTI_QUEUE_TIMEOUT", "")
+            timeout = int(qt) if qt.isdigit() else 600
+            result = await pbx.queue_app.run(one, queue, f"{queue},tTc,,,{timeout}", timeout, 3)
+            if result == "gone" or one.gone:
+                return
         if not one.gone:
             pbx.newexten(one, "Hangup", "", 2)
             pbx.destroy(one)
