@@ -29,7 +29,7 @@ from recordings import links, retention
 from recordings.catalogue import Catalogue
 from recordings.pipeline import Pipeline
 from recordings.settings import RecordingsSettings
-from recordings.storage import LocalStore
+from recordings.storage import LocalStore, Store, StoreError
 from recordings.web import RecordingsApi
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,13 @@ def find_capture(capture_dir: Path, uniqueid: str, extensions: list[str]) -> Pat
     return None
 
 
+def make_store(settings: RecordingsSettings) -> Store:
+    if settings.store == "s3":
+        from recordings.s3 import S3Store
+        return S3Store(settings)
+    return LocalStore(settings.store_dir)
+
+
 class RecordingsPart:
     def __init__(self, layer, settings: RecordingsSettings | None = None, ticket_lookup=None, pool=None,
                  clock=time.time) -> None:
@@ -73,7 +80,7 @@ class RecordingsPart:
         self.ticket_lookup = ticket_lookup   # async (ticket_id) -> dict with call_ids and status, or None
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="recordings-db")
         self.catalogue: Catalogue | None = None
-        self.store = LocalStore(s.store_dir)
+        self.store: Store = make_store(s)
         self.secret = ""
         self.pipeline: Pipeline | None = None
         self._pool = pool
@@ -143,6 +150,7 @@ class RecordingsPart:
             await asyncio.wait(self._tasks, timeout=5)
         if self.pipeline is not None:
             await self.pipeline.stop()
+        await self.store.close()
         if self.catalogue is not None:
             await self.db(self.catalogue.close)
         self.db_thread.shutdown(wait=True)
@@ -258,7 +266,11 @@ class RecordingsPart:
                         statuses[ticket_id] = data.get("status") if data else statuses[ticket_id]
             if not retention.deletable(rec.captured_at, now, s.retention_days, statuses.values()):
                 continue
-            await self.db(self.store.delete, rec.key)
+            try:
+                await self.store.delete(rec.key)
+            except StoreError as exc:  # kept in the catalogue as ready: the next sweep tries again
+                log.error("recording %s: retention could not delete it: %s", rec.uniqueid, exc)
+                continue
             await self.db(self.catalogue.mark_deleted, rec.uniqueid, now)
             log.info("recording %s deleted by retention (%d days; tickets %s)", rec.uniqueid, s.retention_days,
                      ", ".join(f"{t}={st}" for t, st in statuses.items()) or "none")

@@ -23,7 +23,7 @@ from pathlib import Path
 from recordings.catalogue import Catalogue, Recording
 from recordings.convert import ConversionError, ConvertJob, convert
 from recordings.settings import RecordingsSettings
-from recordings.storage import Store
+from recordings.storage import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,11 @@ class Pipeline:
         except ConversionError as exc:
             await self._failed(rec, str(exc))
             return
-        await self.db(self.store.commit, key)
+        try:
+            await self.store.commit(key)
+        except StoreError as exc:  # the conversion is redone next time; the capture is still kept
+            await self._failed(rec, str(exc))
+            return
         await self.db(self.catalogue.mark_ready, rec.uniqueid, key, self.s.format, result.duration,
                       result.source_duration, result.size, result.sha256, self.clock())
         if not self.s.keep_original:

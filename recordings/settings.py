@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from cti.settings_base import Section
 
@@ -18,8 +18,16 @@ class RecordingsSettings(Section):
     capture_extensions: list[str] = ["wav", "raw"]
     raw_rate: int = Field(8000, ge=8000, le=48000)   # MixMonitor's D option writes headerless 16-bit stereo
     settle_seconds: float = Field(1.0, ge=0)         # a capture file must stop growing this long first
-    store: Literal["local"] = "local"                # "s3" is not implemented yet
+    store: Literal["local", "s3"] = "local"          # s3: an S3-compatible object store (MinIO, Ceph, OSS, AWS)
     store_dir: Path = Path("var/recordings")         # converted files by date: YYYY/MM/DD/<Uniqueid>.<fmt>
+    s3_endpoint_url: str = ""                        # e.g. http://minio.internal:9000 (required for store: s3)
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"                     # part of the signature; MinIO accepts us-east-1
+    s3_access_key: str = ""                          # secrets: prefer CTI_RECORDINGS_S3_ACCESS_KEY / _S3_SECRET_KEY
+    s3_secret_key: SecretStr = SecretStr("")         # never shown in reprs or logs
+    s3_path_style: bool = True                       # <endpoint>/<bucket>/<key>; false: <bucket>.<host>/<key>
+    s3_prefix: str = ""                              # object keys start with this (e.g. recordings/)
+    s3_timeout: float = Field(60.0, gt=0)            # seconds for one upload, download or delete
     catalogue: Path = Path("var/recordings/catalogue.db")
     format: Literal["opus", "mp3"] = "opus"
     bitrate: str = "24k"
@@ -37,6 +45,17 @@ class RecordingsSettings(Section):
     public_base_url: str = ""                        # empty: http://<http.bind>:<http.port>
     retention_days: int = Field(180, ge=0)           # 0 keeps recordings forever
     retention_interval: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _s3_complete(self):
+        if self.store == "s3":
+            missing = [k for k in ("s3_endpoint_url", "s3_bucket", "s3_access_key") if not getattr(self, k)]
+            missing += [] if self.s3_secret_key.get_secret_value() else ["s3_secret_key"]
+            if missing:
+                raise ValueError(f"store: s3 needs {', '.join(missing)}")
+            if not re.match(r"https?://[^/]+", self.s3_endpoint_url):
+                raise ValueError("s3_endpoint_url must look like http(s)://host[:port]")
+        return self
 
     @field_validator("bitrate")
     @classmethod

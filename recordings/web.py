@@ -16,6 +16,7 @@ from aiohttp import web
 import cti.web
 from recordings import links
 from recordings.convert import CONTENT_TYPES
+from recordings.storage import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,15 @@ class RecordingsApi:
             return web.json_response({"error": "not ready", "status": rec.status,
                                       "detail": "the recording is still being converted"},
                                      status=503, headers={"Retry-After": str(int(self.part.settings.retry_min))})
-        path = await self.part.db(self.part.store.local_path, rec.key)
-        if path is None:
+        try:
+            return await self.part.store.serve(rec.key, request, CONTENT_TYPES.get(rec.format, "application/octet-stream"))
+        except FileNotFoundError:
             log.error("recording %s: stored file %s is missing", uniqueid, rec.key)
-            raise web.HTTPNotFound(text="the stored file is missing")
-        return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES.get(rec.format, "application/octet-stream"),
-                                               "Cache-Control": "private, max-age=300"})
+            raise web.HTTPNotFound(text="the stored file is missing") from None
+        except StoreError as exc:
+            log.error("recording %s: the store cannot serve it: %s", uniqueid, exc)
+            return web.json_response({"error": "store unavailable", "detail": "the recording store cannot be reached"},
+                                     status=503, headers={"Retry-After": "30"})
 
     async def info(self, request: web.Request) -> web.Response:
         rec = await self._record(request.match_info["uniqueid"])
