@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import time
+from collections import OrderedDict, deque
 from datetime import date
 from pathlib import Path
 
@@ -16,18 +17,22 @@ from aiohttp import WSMsgType, web
 
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
+from cti.privacy import mask_number
 from queue_monitor.cli import definitions, period
 from queue_monitor.departments import DepartmentBoard
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import report
 from queue_monitor.storage import CallStore
-from queue_monitor.wall import build_wall
+from queue_monitor.wall import build_wall, recent_calls
 
 log = logging.getLogger(__name__)
 
 PAGE = Path(__file__).with_name("static") / "wallboard.html"
 MAX_PENDING_ROWS = 100_000
+RECENT_CALLS = 10          # rows of the wall's 最近通话 panel
+MAX_REMEMBERED = 20_000    # callers and recordings remembered for that panel, oldest forgotten
+TOPIC_RECORDING_READY = "recording.ready"   # recordings.pipeline.TOPIC_READY (not imported: no pydub here)
 
 
 class MonitorPart:
@@ -51,12 +56,18 @@ class MonitorPart:
         self._changed: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
         self._redis = None
+        self.recent: deque[QueueCall] = deque(maxlen=RECENT_CALLS)   # answered calls, oldest first
+        self.callers: OrderedDict[str, str] = OrderedDict()           # uniqueid -> masked caller number
+        self.recorded: OrderedDict[str, str] = OrderedDict()          # call id -> recording's uniqueid
         self._unsubscribe = [layer.bus.subscribe(TOPIC_EVENT, self._on_event),
                              layer.bus.subscribe(TOPIC_RESYNCED, self._on_resync),
-                             layer.bus.subscribe(TOPIC_DEPARTMENT_LEG, self._on_department_leg)]
+                             layer.bus.subscribe(TOPIC_DEPARTMENT_LEG, self._on_department_leg),
+                             layer.bus.subscribe(TOPIC_RECORDING_READY, self._on_recording_ready)]
 
     # -- bus ------------------------------------------------------------------------------------------
     def _on_event(self, _topic: str, event) -> None:
+        if event.name == "QueueCallerJoin":
+            _remember(self.callers, event.get("Uniqueid", ""), mask_number(event.get("CallerIDNum", "")))
         before = self.engine.now
         rows = self.engine.on_event(event)
         if self.engine.now != before:
@@ -84,7 +95,15 @@ class MonitorPart:
             if self._changed is not None:
                 self._changed.set()
 
+    def _on_recording_ready(self, _topic: str, ready) -> None:
+        uniqueid = getattr(ready, "uniqueid", "")
+        for call_id in (uniqueid, getattr(ready, "linkedid", "")):
+            _remember(self.recorded, call_id, uniqueid)
+        if self._changed is not None and any(uniqueid in (r.uniqueid, r.linkedid) for r in self.recent):
+            self._changed.set()   # the row gains its play link
+
     def _keep(self, rows: list[QueueCall]) -> None:
+        self.recent.extend(r for r in rows if r.outcome == "answered" and r.ended_at is not None)
         self.pending.extend(rows)
         if len(self.pending) > MAX_PENDING_ROWS:  # the database is gone for long: keep memory bounded
             dropped = len(self.pending) - MAX_PENDING_ROWS
@@ -175,6 +194,7 @@ class MonitorPart:
         m = self.settings
         wall["thresholds"] = {"green": m.green_at, "yellow": m.yellow_at, "orange": m.orange_at}
         wall["last_event_ts"] = self.engine.now
+        wall["recent_calls"] = recent_calls(self.recent, self.callers, self.recorded, m.timezone, RECENT_CALLS)
         wall["generated_at"] = time.time()
         return wall
 
@@ -297,3 +317,11 @@ class MonitorPart:
         finally:
             self.sockets.discard(ws)
         return ws
+
+
+def _remember(memory: OrderedDict, key: str, value: str) -> None:
+    if key:
+        memory[key] = value
+        memory.move_to_end(key)
+        while len(memory) > MAX_REMEMBERED:
+            memory.popitem(last=False)

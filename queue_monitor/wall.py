@@ -6,7 +6,13 @@ is recomputed from the instances' raw counters, so its rates are true rates, not
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
 from queue_monitor.departments import merge_departments
+from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
 
 LIVE_SUMS = ("waiting", "talking")
@@ -76,3 +82,26 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "hotlines": {h: merge_scopes(v, defs, h) for h, v in sorted(hotlines.items())},
         "departments": merge_departments(snapshots[i].get("departments", []) for i in names),
     }
+
+
+def recent_calls(rows: Iterable[QueueCall], callers: Mapping[str, str], recorded: Mapping[str, str],
+                 timezone: str, limit: int = 10) -> list[dict]:
+    """The last answered calls, newest first, for the wall's 最近通话 panel.
+
+    ``callers``: uniqueid -> masked number (only masked numbers are kept); ``recorded``: call id
+    (uniqueid or linkedid) -> uniqueid of its converted recording, whose playback page the row links.
+    """
+    tz = ZoneInfo(timezone)
+    done = [r for r in rows if r.outcome == "answered" and r.connected_at is not None and r.ended_at is not None]
+    out = []
+    for r in sorted(done, key=lambda r: r.ended_at, reverse=True)[:limit]:
+        rec = recorded.get(r.uniqueid) or recorded.get(r.linkedid)
+        out.append({
+            "uniqueid": r.uniqueid, "linkedid": r.linkedid, "queue": r.queue, "hotline": r.hotline,
+            "agent": r.agent, "caller": callers.get(r.uniqueid, "-"), "ended_at": r.ended_at,
+            "time": datetime.fromtimestamp(r.ended_at, tz).strftime("%H:%M:%S"),
+            "wait": round(r.connected_at - r.joined_at, 1), "talk": round(r.ended_at - r.connected_at, 1),
+            "recording": rec, "play": f"/recordings/{quote(rec, safe='.-_')}/play" if rec else None,
+        })
+    return out
+

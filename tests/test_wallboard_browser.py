@@ -1,5 +1,6 @@
 """The wallboard over HTTP and in a real headless Chromium: token, live push, numbers equal to the API's,
-reports (HTTP and `cti report`), Prometheus metrics; a screenshot is kept as a test artifact."""
+reports (HTTP and `cti report`), Prometheus metrics, the recent calls panel playing a recording; screenshots
+are kept as test artifacts."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ import pytest
 from monitor_support import monitor_settings, originate, start_layer, until
 from playwright.async_api import async_playwright
 
+from cti.app import Layer
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
-from cti.simulator import SimConfig, Simulator
+from cti.privacy import mask_number
+from cti.simulator import AgentTiming, SimConfig, Simulator
 from queue_monitor.cli import add_parser
+from queue_monitor.part import MonitorPart
+from recordings.part import RecordingsPart
+from recordings.pipeline import TOPIC_READY
+from recordings.settings import RecordingsSettings
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("CTI_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "var" / "test-artifacts"))
@@ -175,3 +182,78 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
             await browser.close()
             shutil.rmtree(profile, ignore_errors=True)
     assert (ARTIFACTS / "wallboard.png").stat().st_size > 10_000
+
+
+async def test_recent_calls_panel_plays_a_call_the_test_made(tmp_path):
+    """最近通话: the answered call appears with its masked number, wait and talk; its play link opens the
+    playback page, whose <audio> element loads the converted recording in Chromium."""
+    rs = RecordingsSettings(capture_dir=tmp_path / "spool", store_dir=tmp_path / "store",
+                            catalogue=tmp_path / "store" / "catalogue.db", settle_seconds=0)
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=2, recording_dir=str(rs.capture_dir),
+                              default_agent=AgentTiming(ring_delay=1.0, talk_time=12.0)))
+    await sim.start()
+    layer = Layer(monitor_settings(tmp_path, sim.ami_port),
+                  parts=[MonitorPart, lambda lay: RecordingsPart(lay, settings=rs)])
+    part = layer.parts[0]
+    ready = []
+    layer.bus.subscribe(TOPIC_READY, lambda _t, m: ready.append(m))
+    await layer.start()
+    sim.config.agi_port = layer.agi.port
+    base = f"http://127.0.0.1:{layer.http_port}"
+    profile = Path(ARTIFACTS / "chromium-profile-recent")
+    shutil.rmtree(profile, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        await layer.ami.wait_connected(5)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch_persistent_context(
+                str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1920, "height": 1080})
+            try:
+                page = await browser.new_page()
+                await page.goto(f"{base}/wallboard?token=wall-token")
+                await page.wait_for_selector("#status.live", timeout=10000)
+                assert "今日暂无" in await page.inner_text("#recent")
+                await originate(layer, "abandon", "13912340000")
+                for n in range(1, 11):                                     # a full panel: ten answered calls
+                    await originate(layer, "press1", f"139123400{n:02d}")
+                await until(lambda: len(ready) == 10 and sim.totals()["active"] == 0, 60, 0.05)
+                rec = next(r for r in ready if r.uniqueid == part.recent[0].uniqueid)   # the first to finish
+                row = f'#recent tr[data-uniqueid="{rec.uniqueid}"]'
+                await page.wait_for_selector(f"{row} a.play", timeout=10000)
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(base + "/api/figures", headers={"Authorization": "Bearer wall-token"}) as r:
+                        recent = (await r.json())["recent_calls"]
+                assert len(recent) == 10 and all(c["recording"] for c in recent)   # the abandoned call is not listed
+                assert [c["ended_at"] for c in recent] == sorted((c["ended_at"] for c in recent), reverse=True)
+                call = next(c for c in recent if c["uniqueid"] == rec.uniqueid)
+                number = next(f"139123400{n:02d}" for n in range(1, 11) if mask_number(f"139123400{n:02d}") == call["caller"])
+                assert (call["caller"], call["recording"]) == (mask_number(number), rec.uniqueid)
+                assert abs(call["talk"] - rec.duration) <= 0.1           # the monitor's talk time is the recording's
+                cells = await page.eval_on_selector_all(f"{row} td", "tds => tds.map(td => td.textContent)")
+                assert await page.locator("#recent tr[data-uniqueid]").count() == 10
+                assert cells == [call["time"], "群众", call["caller"], f'{call["wait"]:.1f}s', f'{call["talk"]:.1f}s',
+                                 "▶ 播放"]
+                assert "139123400" not in await page.content()          # only masked numbers reach the wall
+                await page.screenshot(path=str(ARTIFACTS / "wallboard-recent.png"), full_page=True)
+                # readable at 1920x1080: nothing scrolls, the panel is on screen, no cell is cut
+                assert await page.evaluate("document.documentElement.scrollHeight") <= 1080
+                box = await page.locator("#recent").bounding_box()
+                assert box["y"] + box["height"] <= 1080 and box["x"] + box["width"] <= 1920
+                assert await page.eval_on_selector_all(
+                    "#recent td, #recent th", "els => els.every(e => e.scrollWidth <= e.clientWidth)")
+                # the play link opens the playback page; Chromium loads the recording through its signed link
+                async with browser.expect_page() as opened:
+                    await page.click(f"{row} a.play")
+                player = await opened.value
+                await player.wait_for_selector("audio#player", timeout=10000)
+                await player.wait_for_function("document.getElementById('player').readyState >= 1", timeout=10000)
+                duration = await player.evaluate("document.getElementById('player').duration")
+                assert abs(duration - rec.duration) <= 0.1
+                assert "通话录音" in await player.title()
+            finally:
+                await browser.close()
+                shutil.rmtree(profile, ignore_errors=True)
+    finally:
+        await layer.stop()
+        await sim.stop()
