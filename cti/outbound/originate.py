@@ -44,6 +44,10 @@ class OriginateTracker:
         base = f"Local/{number}@{context}"
         self.pending[base] = Pending(key, base)
 
+    def unstarted(self, key: str) -> bool:
+        """Still waiting for the call's first channel (so no Hangup will ever report it)."""
+        return any(p.key == key and p.created_at is None for p in self.pending.values())
+
     def forget(self, key: str) -> None:
         for base, p in list(self.pending.items()):
             if p.key == key:

@@ -212,18 +212,31 @@ class OutboundPart:
         await self.store.update(f.id, state="calling", attempts=f.attempts + 1, updated_at=now)
         self.tracker.track(f"f:{f.id}", f.number, s.citizen_context)
         log.info("follow-up %s: calling %s (attempt %d)", f.id, mask_number(f.number), f.attempts + 1)
+        self._spawn(self._originate(f"f:{f.id}", {
+            "Action": "Originate", "Async": "true", "Channel": f"Local/{f.number}@{s.citizen_context}",
+            "Context": s.followup_context, "Exten": str(f.id), "Priority": "1",
+            "CallerID": f'"{s.caller_id}" <{s.caller_id}>', "Timeout": str(int(s.ring_timeout * 1000)),
+            "Variable": f"__CTI_FOLLOWUP={f.id}"}, s.ring_timeout))
+
+    async def _originate(self, key: str, action: dict, ring_timeout: float) -> None:
+        """Sent off the scheduler's path: the async Originate's answer (OriginateResponse) comes only when
+        the phone answers or gives up, and the round must not wait for that."""
         try:
-            reply = await self.ami.action({
-                "Action": "Originate", "Async": "true", "Channel": f"Local/{f.number}@{s.citizen_context}",
-                "Context": s.followup_context, "Exten": str(f.id), "Priority": "1",
-                "CallerID": f'"{s.caller_id}" <{s.caller_id}>', "Timeout": str(int(s.ring_timeout * 1000)),
-                "Variable": f"__CTI_FOLLOWUP={f.id}"}, timeout=s.action_timeout)
-            if hasattr(reply, "success") and not reply.success:
-                raise AmiError(reply.get("Message", "refused"))
+            reply = await self.ami.action(action, timeout=ring_timeout + self.settings.action_timeout)
+            replies = reply if isinstance(reply, list) else [reply]
+            error = next((m.get("Message") or m.get("Reason") or "refused" for m in replies
+                          if m.get("Response") in ("Error", "Failure")), None)
         except (AmiError, OSError) as exc:
-            log.error("follow-up %s: Originate failed: %s", f.id, exc)
-            self.tracker.forget(f"f:{f.id}")
-            await self._failed(f.id, "failed")
+            error = str(exc) or type(exc).__name__
+        if error is None or not self.tracker.unstarted(key):
+            return   # answered, or the channel's own events tell how it ended
+        log.error("%s: Originate failed: %s", key, error)
+        self.tracker.forget(key)
+        kind, _, ident = key.partition(":")
+        if kind == "t":
+            self.test_calls.pop(ident, None)
+        else:
+            await self._failed(int(ident), "failed")
 
     async def _on_outcome(self, o: Outcome) -> None:
         kind, _, ident = o.key.partition(":")
@@ -334,18 +347,13 @@ class OutboundPart:
                 continue
             self.test_calls[h.number] = self.now()
             self.tracker.track(f"t:{h.number}", h.number, s.test_dial_context)
-            try:
-                await self.ami.action({
-                    "Action": "Originate", "Async": "true", "Channel": f"Local/{h.number}@{s.test_dial_context}",
-                    "Application": "Wait", "Data": "2", "CallerID": f'"12345拨测" <{s.caller_id}>',
-                    "Timeout": str(int(s.test_dial_ring_timeout * 1000)),
-                    "Variable": f"__CTI_DEPT_DIAL={h.dial},__CTI_DEPT_TIMEOUT={int(s.test_dial_ring_timeout)}"},
-                    timeout=s.action_timeout)
-                started += 1
-            except (AmiError, OSError) as exc:
-                log.error("test dial %s: Originate failed: %s", h.number, exc)
-                self.tracker.forget(f"t:{h.number}")
-                self.test_calls.pop(h.number, None)
+            self._spawn(self._originate(f"t:{h.number}", {
+                "Action": "Originate", "Async": "true", "Channel": f"Local/{h.number}@{s.test_dial_context}",
+                "Application": "Wait", "Data": "2", "CallerID": f'"12345拨测" <{s.caller_id}>',
+                "Timeout": str(int(s.test_dial_ring_timeout * 1000)),
+                "Variable": f"__CTI_DEPT_DIAL={h.dial},__CTI_DEPT_TIMEOUT={int(s.test_dial_ring_timeout)}"},
+                s.test_dial_ring_timeout))
+            started += 1
         return started
 
     def _test_result(self, number: str, o: Outcome) -> None:
