@@ -56,10 +56,11 @@ class Simulator:
         if self.traffic_profile is not None:
             self.start_traffic(self.traffic_profile)
 
-    def start_traffic(self, profile) -> None:
+    def start_traffic(self, profile, max_calls: int | None = None) -> None:
+        """Start arrivals; with ``max_calls`` they stop after that many calls (a fixed workload)."""
         from .traffic import TrafficGenerator
         self.stop_traffic()
-        self._traffic = TrafficGenerator(self.pbx, profile, seed=self.config.seed)
+        self._traffic = TrafficGenerator(self.pbx, profile, seed=self.config.seed, max_calls=max_calls)
         self._traffic.start()
 
     def stop_traffic(self) -> None:

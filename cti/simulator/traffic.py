@@ -115,8 +115,10 @@ class TrafficCaller:
 
 
 class TrafficGenerator:
-    def __init__(self, pbx: Pbx, profile: TrafficProfile, seed: int | None = None) -> None:
+    def __init__(self, pbx: Pbx, profile: TrafficProfile, seed: int | None = None,
+                 max_calls: int | None = None) -> None:
         self.pbx, self.profile = pbx, profile
+        self.max_calls = max_calls
         self.rng = random.Random(seed)
         # Breaks draw from their own stream so that callers stay the same whatever the timing.
         self.break_rng = random.Random(None if seed is None else f"{seed}/breaks")
@@ -146,7 +148,7 @@ class TrafficGenerator:
 
     async def _arrivals(self) -> None:
         pbx = self.pbx
-        while True:
+        while self.max_calls is None or self._seq < self.max_calls:
             rate = self.profile.rate(pbx.clock.now())
             if rate <= 0:
                 await pbx.clock.sleep(60)
