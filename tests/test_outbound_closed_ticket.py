@@ -1,9 +1,10 @@
 """A closed ticket leads to a follow-up call, end to end: the backend's signed ``closed`` callback reaches
 the real tickets part, the outbound part calls the citizen in the allowed hours only, the citizen presses
-the rating, and the answer reaches the backend (a real aiohttp receiver) as a signed webhook.
+the rating, and the answer is stored on the original ticket and reaches the backend (a real aiohttp
+receiver) as a signed ``ticket.followup`` webhook for that ticket.
 
-The tickets service has no message for an existing ticket, so the answer travels as a survey-source
-ticket that names the followed-up ticket (tag ``回访工单:<id>``)."""
+A follow-up with no ticket of ours (an uploaded list) sends the answer as a survey-source ticket that
+names the followed-up number (tag ``回访工单:<id>``)."""
 
 from __future__ import annotations
 
@@ -76,12 +77,23 @@ async def test_given_ticket_closed_at_night_when_morning_comes_then_citizen_call
             await wait_for(lambda: len(receiver.unique) == 2)
             created, answer = delivered(receiver)
             assert created["data"]["id"] == ticket_id
-            assert answer["type"] == "ticket.created"
+            assert answer["type"] == "ticket.followup"
             a = answer["data"]
-            assert (a["source"], a["rating"], a["caller_number"]) == ("survey", 1, CITIZEN)
-            assert f"回访工单:{ticket_id}" in a["tags"] and "满意，已解决" in a["summary"]
+            assert (a["ticket_id"], a["rating"], a["settled"], a["outcome"]) == (ticket_id, 1, True, "surveyed")
+            assert a["call_id"]
             f = await part.store.get(f.id)
-            assert (f.state, f.rating, f.settled, f.attempts, f.result_ticket) == ("done", 1, True, 1, a["id"])
+            assert (f.state, f.rating, f.settled, f.attempts, f.result_ticket) == ("done", 1, True, 1, ticket_id)
+            # no second ticket was made, and the original ticket shows the answer
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{c.layer.http_port}") as http:
+                async with http.get(f"/api/tickets/{ticket_id}", headers=auth) as r:
+                    assert r.status == 200
+                    shown = await r.json()
+                async with http.get("/api/tickets/schema", headers=auth) as r:
+                    schema = await r.json()
+            assert shown["rating"] == 1
+            assert [(x["rating"], x["settled"], x["call_id"]) for x in shown["followups"]] == [(1, True, a["call_id"])]
+            assert "ticket.followup" in schema["properties"]["type"]["enum"]
+            assert "followup" in schema["$defs"]
             assert [n for _, n in c.ext.dialled] == [CITIZEN]
             # the citizen's phone showed 12345
             assert any(m.get("Channel", "").startswith(f"Local/{CITIZEN}@citizens") and m.get("CallerIDNum") == "12345"

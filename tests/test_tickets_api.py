@@ -198,3 +198,27 @@ async def test_light_changes_are_pushed_on_the_bus(tmp_path):
         await engine.dispose()
 
 
+
+
+async def test_a_followup_answer_is_stored_on_its_ticket_with_its_message_in_one_transaction(api):
+    from cti.tickets.outbox import Outbox
+    from cti.tickets.service import TicketError, UnknownTicket
+
+    http, service, _ = api
+    _, t = await create(http)
+    data = await service.record_followup(t["id"], 2, False, call_id="1700000000.9", outcome="surveyed")
+    assert (data["ticket_id"], data["rating"], data["settled"], data["call_id"]) == (t["id"], 2, False, "1700000000.9")
+    async with http.get(f"/api/tickets/{t['id']}", headers=AUTH) as r:
+        got = await r.json()
+    assert got["rating"] == 2
+    assert [(f["rating"], f["settled"], f["outcome"]) for f in got["followups"]] == [(2, False, "surveyed")]
+    rows = await Outbox(service.engine).list()
+    (msg,) = [m for m in rows if m.event_type == "ticket.followup"]
+    body = json.loads(msg.body)
+    assert msg.ticket_id == t["id"] and body["type"] == "ticket.followup" and body["data"] == data
+    # bad input changes nothing: no answer row, no message
+    with pytest.raises(UnknownTicket):
+        await service.record_followup("no-such-ticket", 1, True)
+    with pytest.raises(TicketError):
+        await service.record_followup(t["id"], 7, True)
+    assert len(await Outbox(service.engine).list()) == len(rows)

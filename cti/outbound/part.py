@@ -303,8 +303,23 @@ class OutboundPart:
         return agents_free(reply, queue)
 
     async def _report(self, f, answer, uniqueid: str, outcome: str = "surveyed") -> None:
-        """The answer goes to the backend through the tickets outbox as a survey-source ticket: the tickets
-        service has no message for an existing ticket, so the new one names the followed-up ticket."""
+        """The answer is stored on the followed-up ticket and sent to the backend as ``ticket.followup``
+        through the tickets outbox. A follow-up with no ticket of ours (an uploaded list), or a layer without
+        the tickets part, sends it as a survey-source ticket (bus ``tickets.request`` without the part);
+        a "dissatisfied" with no agent free also makes an urgent follow-up ticket."""
+        recorded = False
+        if f.ticket_id and hasattr(self.tickets, "record_followup"):
+            try:
+                await self.tickets.record_followup(f.ticket_id, answer.rating, answer.settled, call_id=uniqueid,
+                                                   outcome=outcome)
+                await self.store.update(f.id, result_ticket=f.ticket_id)
+                recorded = True
+            except LookupError:
+                log.info("follow-up %s: ticket %s is not ours: the answer goes as a survey ticket", f.id, f.ticket_id)
+            except Exception as exc:
+                log.error("follow-up %s: the answer could not be stored on ticket %s: %s", f.id, f.ticket_id, exc)
+        if recorded and outcome != FOLLOWUP_TICKET:
+            return
         settled = {True: "已解决", False: "未解决", None: "未回答"}[answer.settled]
         s = self.settings
         dissatisfied = answer.rating == followup_agi.DISSATISFIED
@@ -328,7 +343,8 @@ class OutboundPart:
             if fields["request_type"] not in types:
                 fields["request_type"] = types[0]
             ticket = await self.tickets.create(**fields)
-            await self.store.update(f.id, result_ticket=ticket["id"])
+            if not recorded:
+                await self.store.update(f.id, result_ticket=ticket["id"])
         except Exception as exc:
             log.error("follow-up %s: the answer could not be stored as a ticket: %s", f.id, exc)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TICKET_STATUSES = ("created", "delivered", "acknowledged", "returned", "extended", "closed")
@@ -81,6 +81,21 @@ class OutboxMessage(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
+
+
+class TicketFollowup(Base):
+    """A follow-up (回访) answer given on a ticket: the citizen's rating and whether the request was settled."""
+
+    __tablename__ = "ticket_followups"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(40), index=True)
+    rating: Mapped[int] = mapped_column(Integer)                          # 1 satisfied, 2 basically, 3 dissatisfied
+    settled: Mapped[bool | None] = mapped_column(Boolean)                 # None: the citizen did not say
+    call_id: Mapped[str | None] = mapped_column(String(80))               # uniqueid of the follow-up call
+    outcome: Mapped[str | None] = mapped_column(String(40))               # surveyed, to_agent, followup_ticket
+    recorded_at: Mapped[datetime]
 
 
 class CallbackReceipt(Base):

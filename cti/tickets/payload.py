@@ -3,7 +3,9 @@
 Outgoing body: ``{"type": "ticket.created", "version": "1", "timestamp": ISO-8601 UTC, "data": {...}}``
 where ``data`` is a ticket (SCHEMA below). Recordings travel as links (``data.recording.url``), never
 inline; when a call's recording is converted after its ticket was made, a ``recording.ready`` message
-follows for that ticket, with the link, duration, size and SHA-256 of the file. Callback body: ``{"type": "ticket.status", "timestamp": ..., "data": {"ticket_id",
+follows for that ticket, with the link, duration, size and SHA-256 of the file; when the citizen answers a
+follow-up call (回访) on a ticket, a ``ticket.followup`` message carries the rating and the settled answer
+for that (original) ticket. Callback body: ``{"type": "ticket.status", "timestamp": ..., "data": {"ticket_id",
 "status": acknowledged|returned|extended|closed, "changed_at"?, "answer_by"? (extended), "note"?}}``.
 """
 
@@ -16,6 +18,8 @@ from typing import Any
 SCHEMA_VERSION = "1"
 EVENT_CREATED = "ticket.created"
 EVENT_RECORDING_READY = "recording.ready"
+EVENT_FOLLOWUP = "ticket.followup"
+FOLLOWUP_OUTCOMES = ("surveyed", "to_agent", "followup_ticket")
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 SCHEMA: dict[str, Any] = {
@@ -24,18 +28,37 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "version", "timestamp", "data"],
     "properties": {
-        "type": {"enum": [EVENT_CREATED, EVENT_RECORDING_READY]},
+        "type": {"enum": [EVENT_CREATED, EVENT_RECORDING_READY, EVENT_FOLLOWUP]},
         "version": {"const": SCHEMA_VERSION},
         "timestamp": {"type": "string", "format": "date-time"},
-        "data": {"description": "ticket.created: a ticket (#/$defs/ticket); recording.ready: #/$defs/recording_ready"},
+        "data": {"description": "ticket.created: a ticket (#/$defs/ticket); recording.ready: "
+                            "#/$defs/recording_ready; ticket.followup: #/$defs/followup"},
     },
     "allOf": [
         {"if": {"properties": {"type": {"const": EVENT_CREATED}}},
          "then": {"properties": {"data": {"$ref": "#/$defs/ticket"}}}},
         {"if": {"properties": {"type": {"const": EVENT_RECORDING_READY}}},
          "then": {"properties": {"data": {"$ref": "#/$defs/recording_ready"}}}},
+        {"if": {"properties": {"type": {"const": EVENT_FOLLOWUP}}},
+         "then": {"properties": {"data": {"$ref": "#/$defs/followup"}}}},
     ],
     "$defs": {
+        "followup": {
+            "type": "object",
+            "description": "the citizen's answer to a follow-up call (回访) on a closed ticket; one per answer",
+            "required": ["ticket_id", "rating", "settled", "answered_at"],
+            "properties": {
+                "ticket_id": {"type": "string", "description": "the followed-up (original) ticket"},
+                "rating": {"enum": [1, 2, 3], "description": "1 满意 satisfied, 2 基本满意 basically, 3 不满意 dissatisfied"},
+                "settled": {"type": ["boolean", "null"],
+                            "description": "was the request settled: true 1 yes, false 2 no, null no answer"},
+                "call_id": {"type": ["string", "null"], "description": "uniqueid of the follow-up call"},
+                "outcome": {"enum": [*FOLLOWUP_OUTCOMES, None],
+                            "description": "surveyed; dissatisfied: to_agent (handed to an agent) or "
+                                           "followup_ticket (no agent free, a follow-up ticket was made)"},
+                "answered_at": {"type": "string", "format": "date-time"},
+            },
+        },
         "recording_ready": {
             "type": "object",
             "description": "the recording of a ticket's call is converted and stored (sent once per ticket)",
@@ -117,6 +140,12 @@ def ticket_data(t, recording_base_url: str = "") -> dict[str, Any]:
                       "return_by": iso(t.return_by)},
         "recording": recording(t.recording_ref, recording_base_url), "rating": t.rating, "status": t.status,
     }
+
+
+def followup_data(f) -> dict[str, Any]:
+    """``f``: a models.TicketFollowup (or anything with its fields)."""
+    return {"ticket_id": f.ticket_id, "rating": f.rating, "settled": f.settled, "call_id": f.call_id,
+            "outcome": f.outcome, "answered_at": iso(f.recorded_at)}
 
 
 def recording_ready_data(ticket_id: str, ready) -> dict[str, Any]:

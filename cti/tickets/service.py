@@ -17,7 +17,7 @@ from cti.bus import EventBus
 from cti.privacy import mask_number
 from cti.tickets import events, payload
 from cti.tickets.db import sessionmaker
-from cti.tickets.models import CALLBACK_STATUSES, CallbackReceipt, OutboxMessage, Ticket
+from cti.tickets.models import CALLBACK_STATUSES, CallbackReceipt, OutboxMessage, Ticket, TicketFollowup
 from cti.tickets.outbox import Clock, new_message, utcnow
 from cti.tickets.settings import TicketsSettings
 
@@ -141,15 +141,45 @@ class TicketService:
             self.on_enqueued()
         return done
 
+    async def record_followup(self, ticket_id: str, rating: int, settled: bool | None, call_id: str | None = None,
+                              outcome: str | None = None) -> dict[str, Any]:
+        """Store a follow-up answer on the ticket (its rating becomes the answer's) and its ``ticket.followup``
+        message in one transaction; return the message data. Raise UnknownTicket, TicketError."""
+        if rating not in (1, 2, 3):
+            raise TicketError("rating must be 1 (satisfied), 2 (basically satisfied) or 3 (dissatisfied)")
+        if settled is not None and not isinstance(settled, bool):
+            raise TicketError("settled must be true, false or null")
+        if outcome is not None and outcome not in payload.FOLLOWUP_OUTCOMES:
+            raise TicketError(f"unknown outcome {outcome!r}; known: {', '.join(payload.FOLLOWUP_OUTCOMES)}")
+        now = self.clock()
+        async with self.sessions.begin() as s:
+            q = select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+            t = (await s.execute(q)).scalar_one_or_none()
+            if t is None:
+                raise UnknownTicket(ticket_id)
+            f = TicketFollowup(ticket_id=ticket_id, rating=rating, settled=settled, call_id=call_id,
+                               outcome=outcome, recorded_at=now)
+            t.rating = rating
+            s.add(f)
+            data = payload.followup_data(f)
+            body = payload.envelope(payload.EVENT_FOLLOWUP, data, now)
+            s.add(OutboxMessage(**new_message(ticket_id, payload.EVENT_FOLLOWUP, body, now)))
+        log.info("ticket %s: follow-up answer rating %s, settled %s; ticket.followup queued", ticket_id, rating, settled)
+        if self.on_enqueued:
+            self.on_enqueued()
+        return data
+
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         async with self.sessions() as s:
             t = await s.get(Ticket, ticket_id)
             if t is None:
                 return None
             now = self.clock()
+            q = select(TicketFollowup).where(TicketFollowup.ticket_id == ticket_id).order_by(TicketFollowup.id)
+            followups = [payload.followup_data(f) for f in (await s.execute(q)).scalars()]
             return payload.ticket_data(t, self.settings.recording_base_url) | {
                 "light": self.light(t, now) if self.light else None,
-                "status_changed_at": payload.iso(t.status_changed_at)}
+                "status_changed_at": payload.iso(t.status_changed_at), "followups": followups}
 
     async def apply_status(self, webhook_id: str, ticket_id: str, status: str, changed_at: datetime,
                            answer_by: datetime | None = None) -> str:
