@@ -55,9 +55,10 @@ async def build_report(monitor, start: float, end: float, queue: str | None = No
         await store.create()
         calls = await store.calls(start, end, queue)
         legs = [] if queue else await store.legs(start, end)   # department legs belong to no 12345 queue
+        linkage = [] if queue else await store.linkage(start, end)
     finally:
         await store.close()
-    return report(calls, definitions(monitor, denominator, rounding), start, end, legs)
+    return report(calls, definitions(monitor, denominator, rounding), start, end, legs, linkage)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from queue_monitor.figures import Definitions
 from queue_monitor.windows import DayClock
 
 NOT_OFFERED = frozenset({"cancelled", "failed"})
+TEST_KIND = "test"   # a test call (拨测) of the hotline: counted apart from the citizens' legs
 
 
 @dataclass(slots=True)
@@ -59,6 +60,10 @@ def counted(leg: DepartmentLeg) -> bool:
     return leg.outcome not in NOT_OFFERED
 
 
+def is_test(leg: DepartmentLeg) -> bool:
+    return leg.kind == TEST_KIND
+
+
 def tallies(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> dict[str, dict]:
     """number -> {"owner", "emergency", "tally"} for the legs rung in [start, end)."""
     out: dict[str, dict] = {}
@@ -70,8 +75,7 @@ def tallies(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end:
     return out
 
 
-def report_rows(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> dict:
-    """The 部门热线 section of a report: one row per department number and their total."""
+def _rows(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> tuple[list[dict], dict]:
     per = tallies(legs, defs, start, end)
     total = DepartmentTally()
     rows = []
@@ -79,7 +83,17 @@ def report_rows(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, 
         d = per[number]
         total.merge(d["tally"])
         rows.append({"number": number, "owner": d["owner"], "emergency": d["emergency"], **d["tally"].figures()})
-    return {"departments": rows, "departments_total": {"number": "合计 total", "owner": "", **total.figures()}}
+    return rows, {"number": "合计 total", "owner": "", **total.figures()}
+
+
+def report_rows(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> dict:
+    """The 部门热线 section of a report: one row per department number and their total, from the citizens'
+    legs; the test calls (拨测) in their own rows and total, never mixed into the citizens' rate."""
+    legs = list(legs)
+    rows, total = _rows((x for x in legs if not is_test(x)), defs, start, end)
+    test_rows, test_total = _rows((x for x in legs if is_test(x)), defs, start, end)
+    return {"departments": rows, "departments_total": total,
+            "test_dials": test_rows, "test_dials_total": test_total | {"number": "拨测合计 test total"}}
 
 
 class DepartmentBoard:

@@ -10,6 +10,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict, deque
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
 from cti.privacy import mask_number
 from queue_monitor.cli import definitions, period
-from queue_monitor.departments import DepartmentBoard
+from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
+from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import report
 from queue_monitor.storage import CallStore
@@ -33,6 +35,8 @@ MAX_PENDING_ROWS = 100_000
 RECENT_CALLS = 10          # rows of the wall's 最近通话 panel
 MAX_REMEMBERED = 20_000    # callers and recordings remembered for that panel, oldest forgotten
 TOPIC_RECORDING_READY = "recording.ready"   # recordings.pipeline.TOPIC_READY (not imported: no pydub here)
+TOPIC_TEST_DIAL = "outbound.test_dial"       # cti.outbound.testdial: a DepartmentLeg of kind "test" (拨测)
+TOPIC_LINKAGE = "outbound.linkage"           # cti.outbound.part: {"direction": from_110|to_110, "call_id"}
 
 
 class MonitorPart:
@@ -45,11 +49,14 @@ class MonitorPart:
             sparkline_slot_seconds=m.sparkline_slot_seconds, timezone=m.timezone,
             default_hotline=m.default_hotline, wrapup_seconds=m.wrapup_seconds))
         self.departments = DepartmentBoard(self.defs, dict(m.windows), m.timezone)
+        self.test_dials = DepartmentBoard(self.defs, dict(m.windows), m.timezone)   # 拨测, never mixed in
+        self.linkage = LinkageBoard(dict(m.windows), m.timezone)
         self.store = CallStore(m.database_url, self.instance)
         self.sockets: set[web.WebSocketResponse] = set()
         self.remote: dict[str, tuple[float, dict]] = {}   # instance -> (monotonic received, snapshot)
         self.pending: list[QueueCall] = []
         self.pending_legs: list[DepartmentLeg] = []
+        self.pending_linkage: list[LinkageRecord] = []
         self.stored = 0
         self.pushes = 0
         self._seen_at = 0.0                                # monotonic time of the latest event
@@ -62,7 +69,9 @@ class MonitorPart:
         self._unsubscribe = [layer.bus.subscribe(TOPIC_EVENT, self._on_event),
                              layer.bus.subscribe(TOPIC_RESYNCED, self._on_resync),
                              layer.bus.subscribe(TOPIC_DEPARTMENT_LEG, self._on_department_leg),
-                             layer.bus.subscribe(TOPIC_RECORDING_READY, self._on_recording_ready)]
+                             layer.bus.subscribe(TOPIC_RECORDING_READY, self._on_recording_ready),
+                             layer.bus.subscribe(TOPIC_TEST_DIAL, self._on_test_dial),
+                             layer.bus.subscribe(TOPIC_LINKAGE, self._on_linkage)]
 
     # -- bus ------------------------------------------------------------------------------------------
     def _on_event(self, _topic: str, event) -> None:
@@ -89,9 +98,35 @@ class MonitorPart:
         if not isinstance(leg, DepartmentLeg):
             log.warning("queue monitor: ignored a %s message that is not a DepartmentLeg", _topic)
             return
-        if self.departments.add(leg):
+        self._add_leg(leg)
+
+    def _on_test_dial(self, _topic: str, leg) -> None:
+        if not isinstance(leg, DepartmentLeg):
+            log.warning("queue monitor: ignored a %s message that is not a DepartmentLeg", _topic)
+            return
+        if leg.kind != TEST_KIND:
+            leg = replace(leg, kind=TEST_KIND)   # the topic says it is a test call
+        if not leg.ringing_at:
+            leg = replace(leg, ringing_at=self.now())   # never rang: counted when its result came
+        self._add_leg(leg)
+
+    def _add_leg(self, leg: DepartmentLeg) -> None:
+        board = self.test_dials if is_test(leg) else self.departments
+        if board.add(leg):
             self.pending_legs.append(leg)
             del self.pending_legs[:-MAX_PENDING_ROWS]   # the database is gone for long: keep memory bounded
+            if self._changed is not None:
+                self._changed.set()
+
+    def _on_linkage(self, _topic: str, msg) -> None:
+        direction = msg.get("direction") if isinstance(msg, dict) else None
+        if direction not in DIRECTIONS:
+            log.warning("queue monitor: ignored a %s message without a known direction: %r", _topic, msg)
+            return
+        record = LinkageRecord(str(msg.get("call_id") or ""), direction, self.now())
+        if self.linkage.add(record):
+            self.pending_linkage.append(record)
+            del self.pending_linkage[:-MAX_PENDING_ROWS]
             if self._changed is not None:
                 self._changed.set()
 
@@ -148,11 +183,14 @@ class MonitorPart:
         await self.store.close()
 
     async def _reload_today(self) -> None:
-        """Department legs rung today survive a restart of the layer (they are few; queue figures restart)."""
+        """Department legs, test calls and 110 hand-overs of today survive a restart of the layer (they are
+        few; queue figures restart)."""
         now = self.now()
         start = min(self.departments.day.day_of(now), now - max(self.settings.windows.values(), default=0))
         for leg in await self.store.legs(start, float("inf")):
-            self.departments.add(leg)
+            (self.test_dials if is_test(leg) else self.departments).add(leg)
+        for record in await self.store.linkage(start, float("inf")):
+            self.linkage.add(record)
 
     async def flush(self) -> None:
         rows, self.pending = self.pending, []
@@ -167,11 +205,17 @@ class MonitorPart:
         except Exception:
             log.exception("queue monitor: writing %d department legs failed; retrying", len(legs))
             self.pending_legs[:0] = legs
+        linkage, self.pending_linkage = self.pending_linkage, []
+        try:
+            await self.store.add_linkage(linkage)
+        except Exception:
+            log.exception("queue monitor: writing %d 110 hand-overs failed; retrying", len(linkage))
+            self.pending_linkage[:0] = linkage
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            if self.pending or self.pending_legs:
+            if self.pending or self.pending_legs or self.pending_linkage:
                 await self.flush()
 
     # -- figures and push -----------------------------------------------------------------------------
@@ -179,6 +223,8 @@ class MonitorPart:
         now = self.now()
         snap = self.engine.snapshot(now)
         snap["departments"] = self.departments.snapshot(now)
+        snap["test_dials"] = self.test_dials.snapshot(now)
+        snap["linkage"] = self.linkage.snapshot(now)
         self.engine.dirty.clear()
         return snap
 
@@ -301,7 +347,8 @@ class MonitorPart:
         start, end = period(start_day, end_day, self.settings.timezone)
         calls = await self.store.calls(start, end, q.get("queue") or None)
         legs = [] if q.get("queue") else await self.store.legs(start, end)  # legs belong to no 12345 queue
-        rep = report(calls, definitions(self.settings, denominator, rounding), start, end, legs)
+        linkage = [] if q.get("queue") else await self.store.linkage(start, end)
+        rep = report(calls, definitions(self.settings, denominator, rounding), start, end, legs, linkage)
         rep["from_date"], rep["to_date"] = start_day.isoformat(), end_day.isoformat()
         return web.json_response(rep, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 

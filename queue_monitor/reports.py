@@ -18,6 +18,7 @@ from cti.calls.stats import DepartmentLeg
 from queue_monitor.departments import report_rows
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
+from queue_monitor.linkage import LABELS, LinkageRecord, report_section
 
 
 def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float) -> dict:
@@ -56,9 +57,9 @@ def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: fl
 
 
 def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float,
-           legs: Iterable[DepartmentLeg] = ()) -> dict:
-    """JSON-ready report: per queue, per hotline and the total, the department hotlines (部门热线),
-    with the definitions used."""
+           legs: Iterable[DepartmentLeg] = (), linkage: Iterable[LinkageRecord] = ()) -> dict:
+    """JSON-ready report: per queue, per hotline and the total, the department hotlines (部门热线) with their
+    test calls (拨测) apart, the 110 linkage counts, with the definitions used."""
     t = tallies(calls, defs, start, end)
 
     def row(name: str, tally: Tally) -> dict:
@@ -72,6 +73,7 @@ def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: flo
         "hotlines": [row(h, t["hotlines"][h]) for h in sorted(t["hotlines"])],
         "total": row("合计 total", t["centre"]),
         **report_rows(legs, defs, start, end),
+        **report_section(linkage, start, end),
     }
 
 
@@ -102,17 +104,30 @@ def _cell(key: str, value) -> str:
     return str(value)
 
 
+LINKAGE_COLUMNS = [("direction", "110联动 linkage"), ("label", "方向 direction"), ("count", "数量 calls")]
+
+
+def linkage_rows(rep: dict) -> list[dict]:
+    counts = rep.get("linkage") or {}
+    return [{"direction": d, "label": label, "count": counts.get(d, 0)} for d, label in LABELS.items()]
+
+
 def render(rep: dict, fmt: str = "table") -> str:
-    """json: the whole report; csv: the queue table, then a blank line and the 部门热线 table when any
-    department was rung; table: the same two tables for a person."""
+    """json: the whole report; csv: the queue table, then (blank-line separated) the 部门热线 table when any
+    department was rung, the 拨测 test-call table when any test call was made, and the two 110 linkage
+    counts; table: the same tables for a person."""
     rows = [*rep["queues"], rep["total"]]
     departments = [*rep.get("departments", ()), rep["departments_total"]] if rep.get("departments") else []
+    tests = [*rep.get("test_dials", ()), rep["test_dials_total"]] if rep.get("test_dials") else []
+    linkage = linkage_rows(rep)
     if fmt == "json":
         return json.dumps(rep, ensure_ascii=False, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
-        for n, (columns, section) in enumerate(((COLUMNS, rows), (DEPARTMENT_COLUMNS, departments))):
+        sections = ((COLUMNS, rows), (DEPARTMENT_COLUMNS, departments), (DEPARTMENT_COLUMNS, tests),
+                    (LINKAGE_COLUMNS, linkage))
+        for n, (columns, section) in enumerate(sections):
             if not section:
                 continue
             if n:
@@ -125,6 +140,10 @@ def render(rep: dict, fmt: str = "table") -> str:
     if departments:
         lines += ["", "部门热线 department hotlines (转接/三方通话 legs; 15秒接通率 = 15 s answers / legs offered)"]
         lines += _table(DEPARTMENT_COLUMNS, departments)
+    if tests:
+        lines += ["", "拨测 test calls of department hotlines (counted apart from citizens' legs)"]
+        lines += _table(DEPARTMENT_COLUMNS, tests)
+    lines += ["", "110联动 110 linkage: " + "; ".join(f"{r['label']} {r['count']}" for r in linkage)]
     d = rep["definitions"]
     lines.append("")
     lines.append(f"口径 definitions: denominator={d['denominator']} ({d['denominator_label']}); "

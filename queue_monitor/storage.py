@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cti.calls.stats import DepartmentLeg
 from queue_monitor.engine import QueueCall
+from queue_monitor.linkage import LinkageRecord
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class DepartmentLegRow(Base):
     call_id: Mapped[str] = mapped_column(String(64), index=True)
     number: Mapped[str] = mapped_column(String(32))
     owner: Mapped[str] = mapped_column(String(128), default="")
-    kind: Mapped[str] = mapped_column(String(16))              # threeway | blind
+    kind: Mapped[str] = mapped_column(String(16))              # threeway | blind | test (拨测)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     ringing_at: Mapped[float] = mapped_column(Float)
     answer_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -67,6 +68,21 @@ class DepartmentLegRow(Base):
     def to_leg(self) -> DepartmentLeg:
         return DepartmentLeg(self.call_id, self.number, self.owner, self.kind, self.emergency, self.ringing_at,
                              self.answer_seconds, self.outcome)
+
+
+class LinkageRow(Base):
+    """One 110 hand-over (110联动): 110 to 12345 or 12345 to 110."""
+
+    __tablename__ = "monitor_linkage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), default="")
+    call_id: Mapped[str] = mapped_column(String(64), default="")
+    direction: Mapped[str] = mapped_column(String(16))         # from_110 | to_110
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+    def to_record(self) -> LinkageRecord:
+        return LinkageRecord(self.call_id, self.direction, self.at)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -119,6 +135,22 @@ class CallStore:
         async with self.sessions() as session:
             rows = (await session.scalars(stmt.order_by(DepartmentLegRow.ringing_at))).all()
         return [r.to_leg() for r in rows]
+
+    async def add_linkage(self, records: Iterable[LinkageRecord]) -> int:
+        rows = [LinkageRow(instance=self.instance, call_id=r.call_id, direction=r.direction, at=r.at)
+                for r in records]
+        if not rows:
+            return 0
+        async with self.sessions.begin() as session:
+            session.add_all(rows)
+        return len(rows)
+
+    async def linkage(self, start: float, end: float) -> list[LinkageRecord]:
+        """110 hand-overs heard in [start, end)."""
+        stmt = select(LinkageRow).where(LinkageRow.at >= start, LinkageRow.at < end)
+        async with self.sessions() as session:
+            rows = (await session.scalars(stmt.order_by(LinkageRow.at))).all()
+        return [r.to_record() for r in rows]
 
     async def close(self) -> None:
         await self.engine.dispose()

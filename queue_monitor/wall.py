@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from queue_monitor.departments import merge_departments
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
+from queue_monitor.linkage import merge_linkage
 
 LIVE_SUMS = ("waiting", "talking")
 LIVE_MAX = ("longest_wait", "longest_talk_now")
@@ -81,6 +82,8 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "queues": {k: queues[k] for k in sorted(queues)},
         "hotlines": {h: merge_scopes(v, defs, h) for h, v in sorted(hotlines.items())},
         "departments": merge_departments(snapshots[i].get("departments", []) for i in names),
+        "test_dials": merge_departments(snapshots[i].get("test_dials", []) for i in names),   # 拨测, apart
+        "linkage": merge_linkage(snapshots[i].get("linkage") for i in names),
     }
 
 
