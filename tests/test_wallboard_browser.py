@@ -172,6 +172,20 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
             assert await page.inner_text(f'{chip} [data-f="average_answer_seconds"]') == "3.2s"
             assert "市场监管局" in await page.inner_text(chip)
             assert "c-green" in await page.get_attribute(chip, "class")
+            # a test call (拨测) gets its own marked chip; the citizens' chip is unchanged
+            assert await page.inner_text('#linkage [data-f="from_110"]') == "0"
+            layer.bus.publish("outbound.test_dial", DepartmentLeg(
+                "test-12315-1", "12315", "市场监管局", "test", False, sim.clock.now() - 5, None, "no_answer"))
+            layer.bus.publish("outbound.linkage", {"direction": "from_110", "call_id": "1700000000.1"})
+            await page.wait_for_selector('[data-test-dial="12315"]', timeout=10000)
+            test_chip = '[data-test-dial="12315"]'
+            assert "拨测" in await page.inner_text(test_chip)
+            assert await page.inner_text(f'{test_chip} [data-f="answer_rate_15s"]') == "0.0%"
+            assert await page.inner_text(f'{chip} [data-f="offered"]') == "1"
+            # the 110 linkage counts, compact in the department heading
+            await page.wait_for_function(
+                "document.querySelector('#linkage [data-f=\"from_110\"]').textContent === '1'", timeout=10000)
+            assert "110转12345 1 · 12345转110 0" in await page.inner_text("#linkage")
             await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
             # the server drops the page's WebSocket: the page reconnects by itself
             for ws in list(part.sockets):
