@@ -56,9 +56,10 @@ async def build_report(monitor, start: float, end: float, queue: str | None = No
         calls = await store.calls(start, end, queue)
         legs = [] if queue else await store.legs(start, end)   # department legs belong to no 12345 queue
         linkage = [] if queue else await store.linkage(start, end)
+        followups = [] if queue else await store.followups(start, end)
     finally:
         await store.close()
-    return report(calls, definitions(monitor, denominator, rounding), start, end, legs, linkage)
+    return report(calls, definitions(monitor, denominator, rounding), start, end, legs, linkage, followups)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from cti.privacy import mask_number
 from queue_monitor.cli import definitions, period
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
+from queue_monitor.followups import FollowupBoard, FollowupRecord, record_from
 from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import report
@@ -37,6 +38,7 @@ MAX_REMEMBERED = 20_000    # callers and recordings remembered for that panel, o
 TOPIC_RECORDING_READY = "recording.ready"   # recordings.pipeline.TOPIC_READY (not imported: no pydub here)
 TOPIC_TEST_DIAL = "outbound.test_dial"       # cti.outbound.testdial: a DepartmentLeg of kind "test" (拨测)
 TOPIC_LINKAGE = "outbound.linkage"           # cti.outbound.part: {"direction": from_110|to_110, "call_id"}
+TOPIC_FOLLOWUP = "outbound.followup"         # cti.outbound.part: one finished follow-up attempt (回访)
 
 
 class MonitorPart:
@@ -51,12 +53,14 @@ class MonitorPart:
         self.departments = DepartmentBoard(self.defs, dict(m.windows), m.timezone)
         self.test_dials = DepartmentBoard(self.defs, dict(m.windows), m.timezone)   # 拨测, never mixed in
         self.linkage = LinkageBoard(dict(m.windows), m.timezone)
+        self.followups = FollowupBoard(dict(m.windows), m.timezone)
         self.store = CallStore(m.database_url, self.instance)
         self.sockets: set[web.WebSocketResponse] = set()
         self.remote: dict[str, tuple[float, dict]] = {}   # instance -> (monotonic received, snapshot)
         self.pending: list[QueueCall] = []
         self.pending_legs: list[DepartmentLeg] = []
         self.pending_linkage: list[LinkageRecord] = []
+        self.pending_followups: list[FollowupRecord] = []
         self.stored = 0
         self.pushes = 0
         self._seen_at = 0.0                                # monotonic time of the latest event
@@ -71,7 +75,8 @@ class MonitorPart:
                              layer.bus.subscribe(TOPIC_DEPARTMENT_LEG, self._on_department_leg),
                              layer.bus.subscribe(TOPIC_RECORDING_READY, self._on_recording_ready),
                              layer.bus.subscribe(TOPIC_TEST_DIAL, self._on_test_dial),
-                             layer.bus.subscribe(TOPIC_LINKAGE, self._on_linkage)]
+                             layer.bus.subscribe(TOPIC_LINKAGE, self._on_linkage),
+                             layer.bus.subscribe(TOPIC_FOLLOWUP, self._on_followup)]
 
     # -- bus ------------------------------------------------------------------------------------------
     def _on_event(self, _topic: str, event) -> None:
@@ -127,6 +132,17 @@ class MonitorPart:
         if self.linkage.add(record):
             self.pending_linkage.append(record)
             del self.pending_linkage[:-MAX_PENDING_ROWS]
+            if self._changed is not None:
+                self._changed.set()
+
+    def _on_followup(self, _topic: str, msg) -> None:
+        record = record_from(msg, self.now()) if isinstance(msg, dict) else None
+        if record is None:
+            log.warning("queue monitor: ignored a %s message without a follow-up id and outcome: %r", _topic, msg)
+            return
+        if self.followups.add(record):
+            self.pending_followups.append(record)
+            del self.pending_followups[:-MAX_PENDING_ROWS]
             if self._changed is not None:
                 self._changed.set()
 
@@ -191,6 +207,8 @@ class MonitorPart:
             (self.test_dials if is_test(leg) else self.departments).add(leg)
         for record in await self.store.linkage(start, float("inf")):
             self.linkage.add(record)
+        for followup in await self.store.followups(start, float("inf")):
+            self.followups.add(followup)
 
     async def flush(self) -> None:
         rows, self.pending = self.pending, []
@@ -211,11 +229,17 @@ class MonitorPart:
         except Exception:
             log.exception("queue monitor: writing %d 110 hand-overs failed; retrying", len(linkage))
             self.pending_linkage[:0] = linkage
+        followups, self.pending_followups = self.pending_followups, []
+        try:
+            await self.store.add_followups(followups)
+        except Exception:
+            log.exception("queue monitor: writing %d follow-up attempts failed; retrying", len(followups))
+            self.pending_followups[:0] = followups
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            if self.pending or self.pending_legs or self.pending_linkage:
+            if self.pending or self.pending_legs or self.pending_linkage or self.pending_followups:
                 await self.flush()
 
     # -- figures and push -----------------------------------------------------------------------------
@@ -225,6 +249,7 @@ class MonitorPart:
         snap["departments"] = self.departments.snapshot(now)
         snap["test_dials"] = self.test_dials.snapshot(now)
         snap["linkage"] = self.linkage.snapshot(now)
+        snap["followups"] = self.followups.snapshot(now)
         self.engine.dirty.clear()
         return snap
 
@@ -348,7 +373,9 @@ class MonitorPart:
         calls = await self.store.calls(start, end, q.get("queue") or None)
         legs = [] if q.get("queue") else await self.store.legs(start, end)  # legs belong to no 12345 queue
         linkage = [] if q.get("queue") else await self.store.linkage(start, end)
-        rep = report(calls, definitions(self.settings, denominator, rounding), start, end, legs, linkage)
+        followups = [] if q.get("queue") else await self.store.followups(start, end)   # 回访 uses no 12345 queue
+        rep = report(calls, definitions(self.settings, denominator, rounding), start, end, legs, linkage,
+                     followups)
         rep["from_date"], rep["to_date"] = start_day.isoformat(), end_day.isoformat()
         return web.json_response(rep, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 

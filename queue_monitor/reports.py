@@ -18,6 +18,10 @@ from cti.calls.stats import DepartmentLeg
 from queue_monitor.departments import report_rows
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
+from queue_monitor.followups import FIGURES as FOLLOWUP_FIGURES
+from queue_monitor.followups import LABELS as FOLLOWUP_LABELS
+from queue_monitor.followups import FollowupRecord
+from queue_monitor.followups import report_section as followup_section
 from queue_monitor.linkage import LABELS, LinkageRecord, report_section
 
 
@@ -57,9 +61,10 @@ def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: fl
 
 
 def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float,
-           legs: Iterable[DepartmentLeg] = (), linkage: Iterable[LinkageRecord] = ()) -> dict:
+           legs: Iterable[DepartmentLeg] = (), linkage: Iterable[LinkageRecord] = (),
+           followups: Iterable[FollowupRecord] = ()) -> dict:
     """JSON-ready report: per queue, per hotline and the total, the department hotlines (部门热线) with their
-    test calls (拨测) apart, the 110 linkage counts, with the definitions used."""
+    test calls (拨测) apart, the 110 linkage counts, the follow-up calls (回访), with the definitions used."""
     t = tallies(calls, defs, start, end)
 
     def row(name: str, tally: Tally) -> dict:
@@ -74,6 +79,7 @@ def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: flo
         "total": row("合计 total", t["centre"]),
         **report_rows(legs, defs, start, end),
         **report_section(linkage, start, end),
+        **followup_section(followups, start, end),
     }
 
 
@@ -112,21 +118,30 @@ def linkage_rows(rep: dict) -> list[dict]:
     return [{"direction": d, "label": label, "count": counts.get(d, 0)} for d, label in LABELS.items()]
 
 
+FOLLOWUP_COLUMNS = [("figure", "回访 follow-ups"), ("label", "项目 figure"), ("count", "数量 count")]
+
+
+def followup_rows(rep: dict) -> list[dict]:
+    counts = rep.get("followups") or {}
+    return [{"figure": k, "label": FOLLOWUP_LABELS[k], "count": counts.get(k, 0)} for k in FOLLOWUP_FIGURES]
+
+
 def render(rep: dict, fmt: str = "table") -> str:
     """json: the whole report; csv: the queue table, then (blank-line separated) the 部门热线 table when any
-    department was rung, the 拨测 test-call table when any test call was made, and the two 110 linkage
-    counts; table: the same tables for a person."""
+    department was rung, the 拨测 test-call table when any test call was made, the two 110 linkage
+    counts and the 回访 follow-up counts; table: the same tables for a person."""
     rows = [*rep["queues"], rep["total"]]
     departments = [*rep.get("departments", ()), rep["departments_total"]] if rep.get("departments") else []
     tests = [*rep.get("test_dials", ()), rep["test_dials_total"]] if rep.get("test_dials") else []
     linkage = linkage_rows(rep)
+    followups = followup_rows(rep)
     if fmt == "json":
         return json.dumps(rep, ensure_ascii=False, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
         sections = ((COLUMNS, rows), (DEPARTMENT_COLUMNS, departments), (DEPARTMENT_COLUMNS, tests),
-                    (LINKAGE_COLUMNS, linkage))
+                    (LINKAGE_COLUMNS, linkage), (FOLLOWUP_COLUMNS, followups))
         for n, (columns, section) in enumerate(sections):
             if not section:
                 continue
@@ -144,6 +159,8 @@ def render(rep: dict, fmt: str = "table") -> str:
         lines += ["", "拨测 test calls of department hotlines (counted apart from citizens' legs)"]
         lines += _table(DEPARTMENT_COLUMNS, tests)
     lines += ["", "110联动 110 linkage: " + "; ".join(f"{r['label']} {r['count']}" for r in linkage)]
+    lines += ["", "回访 follow-up calls (one per attempt; ratings of surveyed citizens)"]
+    lines += _table(FOLLOWUP_COLUMNS[1:], followups)
     d = rep["definitions"]
     lines.append("")
     lines.append(f"口径 definitions: denominator={d['denominator']} ({d['denominator_label']}); "

@@ -6,13 +6,14 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Boolean, Float, Index, String, UniqueConstraint, select
+from sqlalchemy import Boolean, Float, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cti.calls.stats import DepartmentLeg
 from queue_monitor.engine import QueueCall
+from queue_monitor.followups import FollowupRecord
 from queue_monitor.linkage import LinkageRecord
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,26 @@ class LinkageRow(Base):
         return LinkageRecord(self.call_id, self.direction, self.at)
 
 
+class FollowupRow(Base):
+    """One finished follow-up call attempt (回访): its outcome and, when answered, the citizen's rating."""
+
+    __tablename__ = "monitor_followups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64), default="")
+    followup_id: Mapped[str] = mapped_column(String(64), default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(32))            # surveyed | to_agent | no_answer | busy ...
+    exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)   # 1 satisfied .. 3 dissatisfied
+    settled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+    def to_record(self) -> FollowupRecord:
+        return FollowupRecord(self.followup_id, self.attempt, self.outcome, self.exhausted, self.rating,
+                              self.settled, self.at)
+
+
 def make_engine(url: str) -> AsyncEngine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
@@ -150,6 +171,23 @@ class CallStore:
         stmt = select(LinkageRow).where(LinkageRow.at >= start, LinkageRow.at < end)
         async with self.sessions() as session:
             rows = (await session.scalars(stmt.order_by(LinkageRow.at))).all()
+        return [r.to_record() for r in rows]
+
+    async def add_followups(self, records: Iterable[FollowupRecord]) -> int:
+        rows = [FollowupRow(instance=self.instance, followup_id=r.followup_id, attempt=r.attempt,
+                            outcome=r.outcome, exhausted=r.exhausted, rating=r.rating, settled=r.settled, at=r.at)
+                for r in records]
+        if not rows:
+            return 0
+        async with self.sessions.begin() as session:
+            session.add_all(rows)
+        return len(rows)
+
+    async def followups(self, start: float, end: float) -> list[FollowupRecord]:
+        """Follow-up call attempts heard in [start, end)."""
+        stmt = select(FollowupRow).where(FollowupRow.at >= start, FollowupRow.at < end)
+        async with self.sessions() as session:
+            rows = (await session.scalars(stmt.order_by(FollowupRow.at))).all()
         return [r.to_record() for r in rows]
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from queue_monitor.departments import merge_departments
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
+from queue_monitor.followups import merge_followups
 from queue_monitor.linkage import merge_linkage
 
 LIVE_SUMS = ("waiting", "talking")
@@ -84,6 +85,7 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "departments": merge_departments(snapshots[i].get("departments", []) for i in names),
         "test_dials": merge_departments(snapshots[i].get("test_dials", []) for i in names),   # 拨测, apart
         "linkage": merge_linkage(snapshots[i].get("linkage") for i in names),
+        "followups": merge_followups(snapshots[i].get("followups") for i in names),
     }
 
 

@@ -186,6 +186,14 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
             await page.wait_for_function(
                 "document.querySelector('#linkage [data-f=\"from_110\"]').textContent === '1'", timeout=10000)
             assert "110转12345 1 · 12345转110 0" in await page.inner_text("#linkage")
+            # the follow-up calls (回访) on the same line: one surveyed and satisfied, one not answered
+            layer.bus.publish("outbound.followup", {"id": 7, "outcome": "surveyed", "rating": 1, "settled": True,
+                                                    "attempts": 1, "state": "done"})
+            layer.bus.publish("outbound.followup", {"id": 8, "outcome": "no_answer", "attempts": 1,
+                                                    "state": "pending"})
+            await page.wait_for_function(
+                "document.querySelector('#followups [data-f=\"placed\"]').textContent === '2'", timeout=10000)
+            assert "回访 外呼 2 完成 1 满意 1/基本 0/不满意 0 未接 1" in await page.inner_text("#followups")
             await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
             # the server drops the page's WebSocket: the page reconnects by itself
             for ws in list(part.sockets):

@@ -262,7 +262,8 @@ class OutboundPart:
             await self.store.update(fid, state="pending", last_outcome=reason, updated_at=now,
                                     next_attempt_at=now + self.settings.retry_spacing)
             log.info("follow-up %s: %s, next attempt in %gs", fid, reason, self.settings.retry_spacing)
-        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "outcome": reason, "attempts": f.attempts})
+        state = "exhausted" if f.attempts >= self.settings.max_attempts else "pending"
+        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "outcome": reason, "attempts": f.attempts, "state": state})
         self._wake.set()
 
     # -- the answered follow-up call --------------------------------------------------------------------
@@ -285,7 +286,8 @@ class OutboundPart:
         self._wake.set()
         log.info("follow-up %s: rating %s, settled %s, %s", fid, answer.rating, answer.settled, outcome)
         self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "ticket_id": f.ticket_id, "outcome": outcome,
-                                          "rating": answer.rating, "settled": answer.settled})
+                                          "rating": answer.rating, "settled": answer.settled,
+                                          "attempts": f.attempts, "state": "done"})
         self._spawn(self._report(f, answer, call.uniqueid, outcome))
         if outcome == TO_AGENT:
             await followup_agi.hand_to_queue(call, self.settings.followup_queue, self.settings.followup_queue_timeout)

@@ -1,0 +1,114 @@
+"""Follow-up call figures (回访): outbound follow-up calls placed, answered, surveyed, not answered, follow-ups
+whose attempts ran out, and the citizens' ratings (满意/基本满意/不满意, 已解决/未解决), counted per period;
+pure, shared by the live wall and the reports.
+
+One record per finished attempt, as ``outbound.followup`` tells it; an attempt counts in the period containing
+the moment the monitor heard of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from queue_monitor.windows import DayClock
+
+# what cti.outbound.part publishes as "outcome" once the citizen gave a rating
+RATED = frozenset({"surveyed", "to_agent", "followup_ticket"})
+ANSWERED_UNRATED = frozenset({"no_input"})   # answered, hung up or keyed nothing before rating
+RATINGS = {1: "satisfied", 2: "basically_satisfied", 3: "dissatisfied"}
+FIGURES = ("placed", "answered", "surveyed", "no_answer", "exhausted",
+           "satisfied", "basically_satisfied", "dissatisfied", "settled_yes", "settled_no")
+LABELS = {"placed": "回访外呼 calls placed", "answered": "接听 answered", "surveyed": "完成回访 surveyed",
+          "no_answer": "未接通 not answered", "exhausted": "多次未接通 attempts exhausted",
+          "satisfied": "满意 satisfied", "basically_satisfied": "基本满意 basically satisfied",
+          "dissatisfied": "不满意 dissatisfied", "settled_yes": "已解决 settled", "settled_no": "未解决 not settled"}
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupRecord:
+    followup_id: str
+    attempt: int          # which attempt of the follow-up ended (1, 2, ...); 0 when not told
+    outcome: str          # surveyed | to_agent | followup_ticket | no_input | no_answer | busy | failed ...
+    exhausted: bool       # this attempt was the last one allowed and nobody answered
+    rating: int | None    # 1 satisfied, 2 basically satisfied, 3 dissatisfied
+    settled: bool | None
+    at: float             # Asterisk clock
+
+
+def record_from(msg: dict, at: float) -> FollowupRecord | None:
+    """The record of an ``outbound.followup`` message, None when it names no follow-up or no outcome."""
+    fid, outcome = msg.get("id"), msg.get("outcome")
+    if fid is None or not outcome:
+        return None
+    rating = msg.get("rating")
+    rating = rating if rating in RATINGS else None
+    settled = msg.get("settled")
+    try:
+        attempt = int(msg.get("attempts") or 0)
+    except (TypeError, ValueError):
+        attempt = 0
+    return FollowupRecord(str(fid), attempt, str(outcome), msg.get("state") == "exhausted", rating,
+                          settled if isinstance(settled, bool) else None, at)
+
+
+def counts(records: Iterable[FollowupRecord], start: float, end: float) -> dict[str, int]:
+    out = dict.fromkeys(FIGURES, 0)
+    for r in records:
+        if not start <= r.at < end:
+            continue
+        out["placed"] += 1
+        rated = r.outcome in RATED and r.rating is not None
+        if rated or r.outcome in ANSWERED_UNRATED:
+            out["answered"] += 1
+        else:
+            out["no_answer"] += 1
+        out["exhausted"] += r.exhausted
+        if rated:
+            out["surveyed"] += 1
+            out[RATINGS[r.rating]] += 1
+            if r.settled is not None:
+                out["settled_yes" if r.settled else "settled_no"] += 1
+    return out
+
+
+def report_section(records: Iterable[FollowupRecord], start: float, end: float) -> dict:
+    return {"followups": counts(records, start, end) | {"labels": dict(LABELS)}}
+
+
+class FollowupBoard:
+    """The live follow-up counts per window and since local midnight; an attempt heard twice counts once."""
+
+    def __init__(self, windows: dict[str, float], timezone: str = "Asia/Shanghai") -> None:
+        self.windows = windows
+        self.day = DayClock(timezone)
+        self.records: list[FollowupRecord] = []
+        self._seen: set[tuple[str, int]] = set()
+
+    def add(self, record: FollowupRecord) -> bool:
+        key = (record.followup_id, record.attempt)
+        if record.attempt and key in self._seen:
+            return False
+        self._seen.add(key)
+        self.records.append(record)
+        return True
+
+    def snapshot(self, now: float) -> dict:
+        today = self.day.day_of(now)
+        horizon = min([today, *(now - s for s in self.windows.values())])
+        self.records = [r for r in self.records if r.at >= horizon]
+        self._seen = {(r.followup_id, r.attempt) for r in self.records}
+        periods = {**{name: now - s for name, s in self.windows.items()}, "today": today}
+        return {"labels": dict(LABELS),
+                "windows": {name: counts(self.records, start, float("inf")) for name, start in periods.items()}}
+
+
+def merge_followups(snaps: Iterable[dict | None]) -> dict:
+    """Several instances' follow-up counts summed per window."""
+    windows: dict[str, dict[str, int]] = {}
+    for snap in snaps:
+        for name, c in ((snap or {}).get("windows") or {}).items():
+            w = windows.setdefault(name, dict.fromkeys(FIGURES, 0))
+            for k in FIGURES:
+                w[k] += int(c.get(k, 0))
+    return {"labels": dict(LABELS), "windows": windows}
