@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from calls_support import until
@@ -58,3 +60,24 @@ async def test_given_uploaded_list_when_paused_then_resumed_only_callable_number
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "list-2026" in out.stdout
+
+
+async def test_given_paused_campaign_when_layer_restarts_then_state_and_pending_calls_survive(tmp_path):
+    shanghai = dt.datetime.now(ZoneInfo("Asia/Shanghai"))
+    night = f"{(shanghai.hour + 12) % 24:02d}:00-{(shanghai.hour + 12) % 24:02d}:30"  # never now
+    closed = outbound_settings(tmp_path, followup_hours=[night])
+    async with outbound_centre(tmp_path, closed) as c:
+        fid = await c.outbound.schedule("list-r", "13900000021")
+        assert await c.outbound.store.set_state("list-r", "paused")
+        await asyncio.sleep(0.3)
+        assert c.ext.dialled == []
+    open_all_day = outbound_settings(tmp_path, followup_hours=["00:00-23:59"])
+    async with outbound_centre(tmp_path, open_all_day) as c:   # a new process on the same database
+        c.ext.citizens["13900000021"] = CitizenPhone(answer_delay=2, keys=["1", "1"])
+        assert (await c.outbound.store.get(fid)).state == "pending"
+        assert {x["name"]: x for x in await c.outbound.store.campaigns()}["list-r"]["state"] == "paused"
+        await asyncio.sleep(0.3)
+        assert c.ext.dialled == []                               # still paused after the restart
+        await c.outbound.store.set_state("list-r", "active")
+        c.outbound._wake.set()
+        await until(lambda: c.ext.dialled, 20)
