@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from queue_monitor.windows import DayClock
+from queue_monitor.tally import CountBoard, merge_counts
 
 # what cti.outbound.part publishes as "outcome" once the citizen gave a rating
 RATED = frozenset({"surveyed", "to_agent", "followup_ticket"})
@@ -76,39 +76,14 @@ def report_section(records: Iterable[FollowupRecord], start: float, end: float) 
     return {"followups": counts(records, start, end) | {"labels": dict(LABELS)}}
 
 
-class FollowupBoard:
+class FollowupBoard(CountBoard):
     """The live follow-up counts per window and since local midnight; an attempt heard twice counts once."""
 
     def __init__(self, windows: dict[str, float], timezone: str = "Asia/Shanghai") -> None:
-        self.windows = windows
-        self.day = DayClock(timezone)
-        self.records: list[FollowupRecord] = []
-        self._seen: set[tuple[str, int]] = set()
-
-    def add(self, record: FollowupRecord) -> bool:
-        key = (record.followup_id, record.attempt)
-        if record.attempt and key in self._seen:
-            return False
-        self._seen.add(key)
-        self.records.append(record)
-        return True
-
-    def snapshot(self, now: float) -> dict:
-        today = self.day.day_of(now)
-        horizon = min([today, *(now - s for s in self.windows.values())])
-        self.records = [r for r in self.records if r.at >= horizon]
-        self._seen = {(r.followup_id, r.attempt) for r in self.records}
-        periods = {**{name: now - s for name, s in self.windows.items()}, "today": today}
-        return {"labels": dict(LABELS),
-                "windows": {name: counts(self.records, start, float("inf")) for name, start in periods.items()}}
+        super().__init__(windows, timezone, key=lambda r: (r.followup_id, r.attempt) if r.attempt else None,
+                         count=counts, labels=LABELS)
 
 
 def merge_followups(snaps: Iterable[dict | None]) -> dict:
     """Several instances' follow-up counts summed per window."""
-    windows: dict[str, dict[str, int]] = {}
-    for snap in snaps:
-        for name, c in ((snap or {}).get("windows") or {}).items():
-            w = windows.setdefault(name, dict.fromkeys(FIGURES, 0))
-            for k in FIGURES:
-                w[k] += int(c.get(k, 0))
-    return {"labels": dict(LABELS), "windows": windows}
+    return merge_counts(snaps, FIGURES, LABELS)
