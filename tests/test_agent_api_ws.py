@@ -25,7 +25,9 @@ async def _next(ws, kind: str, timeout: float = 10.0) -> dict:
 
 async def test_a_screen_pop_with_the_ivr_path_reaches_only_the_answering_agent(tmp_path):
     async with centre(tmp_path, parts=[FlowsPart]) as c, aiohttp.ClientSession() as session:
-        c.control.clock = lambda: dt.datetime(2026, 3, 4, 10, 0, tzinfo=TZ)
+        ten_am = dt.datetime(2026, 3, 4, 10, 0, tzinfo=TZ)           # a working Wednesday
+        c.control.clock = lambda: ten_am
+        c.layer.parts[0].engine.clock = ten_am.timestamp       # key 2 leads to 一企来 in working hours only
         seen_at = []
         c.layer.bus.subscribe("calls.screen_pop", lambda _t, m: seen_at.append(len(c.events)))
         base = f"ws://127.0.0.1:{c.layer.http_port}/api/agents"

@@ -190,10 +190,11 @@ async def test_cti_run_works_from_settings_file_and_environment_alone(tmp_path):
                 if text in line:
                     return line
         await asyncio.wait_for(read_until("[AMI connected]"), 20)
-        sim.pbx.dialplan.originate("Local/12345@from-pstn", context="caller", exten="press2",
+        # key 1 reaches the public queue at any hour (the shipped flows, real clock)
+        sim.pbx.dialplan.originate("Local/12345@from-pstn", context="caller", exten="press1",
                                    cid_num="13800000002", cid_name="李四")
-        await until(lambda: ("13800000002", "enterprise", "answered") in sim.pbx.outcomes, 30)
-        line = await asyncio.wait_for(read_until("enterprise: 等待 waiting 0, 接通 answered 1"), 20)
+        await until(lambda: ("13800000002", "public", "answered") in sim.pbx.outcomes, 30)
+        line = await asyncio.wait_for(read_until("public: 等待 waiting 0, 接通 answered 1"), 20)
         assert "15秒接通率 100.0%" in line
     finally:
         proc.send_signal(signal.SIGINT)
