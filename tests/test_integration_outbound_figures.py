@@ -91,20 +91,23 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
                                   "CallerID": '"110" <110>', "Timeout": 30000})
         second = await c.citizen("13800000032")
         await c.control.transfer(second, "110", "threeway")
+        await c.state(second, "threeway")                  # 110 answered: its leg is a department leg too
         await until(lambda: x.outbound.linkage.as_dict() == {"from_110": 1, "to_110": 1}, 15)
 
         async with aiohttp.ClientSession() as http:
             for _ in range(200):
                 wall = await figures(http, x.base)
-                if wall["linkage"]["windows"]["today"] == {"from_110": 1, "to_110": 1}:
+                if wall["linkage"]["windows"]["today"] == {"from_110": 1, "to_110": 1} and len(wall["departments"]) == 2:
                     break
                 await asyncio.sleep(0.05)
             day = dt.datetime.fromtimestamp(c.sim.clock.now(), TZ).date().isoformat()
             async with http.get(x.base + f"/api/reports?from={day}&to={day}", headers=AUTH) as r:
                 api_report = await r.json()
-        # the citizens' department figures hold no test call
-        assert {d["number"] for d in wall["departments"]} == {"12315"}
-        assert wall["departments"][0]["windows"]["today"]["offered"] == 1
+        # the citizens' department figures hold no test call; 110 is there, flagged emergency
+        rows = {d["number"]: d for d in wall["departments"]}
+        assert set(rows) == {"110", "12315"}
+        assert (rows["110"]["emergency"], rows["12315"]["emergency"]) == (True, False)
+        assert rows["12315"]["windows"]["today"]["offered"] == 1
         tests = {d["number"]: d["windows"]["today"] for d in wall["test_dials"]}
         assert set(tests) == {ANSWERS, SILENT}
         assert (tests[ANSWERS]["offered"], tests[ANSWERS]["answered_15s"], tests[ANSWERS]["answer_rate_15s"]) == (2, 2, 1.0)
@@ -113,7 +116,7 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
         assert wall["linkage"]["windows"]["today"] == {"from_110": 1, "to_110": 1}
         assert wall["linkage"]["labels"] == {"from_110": "110转12345", "to_110": "12345转110"}
         assert api_report["linkage"]["from_110"] == 1 and api_report["linkage"]["to_110"] == 1
-        assert [d["number"] for d in api_report["departments"]] == ["12315"]
+        assert [d["number"] for d in api_report["departments"]] == ["110", "12315"]
         assert api_report["test_dials_total"]["offered"] == 4 and api_report["test_dials_total"]["answer_rate_15s"] == 0.5
 
     # `cti report`, from the database the layer wrote (the layer is stopped now)
@@ -129,7 +132,7 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
         if fmt == "json":
             rep = json.loads(out)
             assert (rep["linkage"]["from_110"], rep["linkage"]["to_110"]) == (1, 1)
-            assert [d["number"] for d in rep["departments"]] == ["12315"]
+            assert [d["number"] for d in rep["departments"]] == ["110", "12315"]
             rows = {d["number"]: d for d in rep["test_dials"]}
             assert (rows[ANSWERS]["answer_rate_15s"], rows[SILENT]["answer_rate_15s"]) == (1.0, 0.0)
             assert rows == {d["number"]: d for d in api_report["test_dials"]}
