@@ -62,7 +62,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit(args.config)
     logs.setup("WARNING" if not args.verbose else settings.log.level)
-    return _run_until_signal(lambda stop: demo(settings, stop, speed=args.speed, seed=args.seed))
+    return _run_until_signal(lambda stop: demo(settings, stop, speed=args.speed, seed=args.seed,
+                                                          lockstep=args.lockstep))
 
 
 def cmd_agi_script(args: argparse.Namespace) -> int:
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the layer against the built-in PBX simulator")
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--seed", type=int, default=12345, help="traffic seed (same seed, same calls)")
+    p.add_argument("--lockstep", action="store_true",
+                   help="the simulator's time waits for the layer: same seed, same outcomes too")
     p.add_argument("--verbose", action="store_true", help="show the layer's log lines")
     p.set_defaults(func=cmd_demo)
 

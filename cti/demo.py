@@ -40,7 +40,7 @@ def _print(line: str) -> None:
 
 
 async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, seed: int = 12345,
-               print_line=_print) -> int:
+               lockstep: bool = False, print_line=_print) -> int:
     ami_port, agi_port = free_port(), free_port()
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +55,7 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         "--agi-host", "127.0.0.1", "--agi-port", str(agi_port), "--preset", "nantong",
         "--seed", str(seed), "--speed", str(speed), "--queue-log", str(data_dir / "queue_log"),
         *(["--recording-dir", str(settings.recordings.capture_dir)] if settings.recordings.enabled else []),
+        *(["--lockstep"] if lockstep else []),
     )
     layer = Layer(settings)
     try:

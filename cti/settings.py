@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cti.calls.settings import CallsSettings
 from cti.outbound.settings import OutboundSettings
@@ -84,8 +84,22 @@ class HttpSettings(Section):
 
 
 
+DEFAULT_DATA_DIR = Path("var")
+
+
+def _rebased(value: Any, data_dir: Path) -> Any:
+    """A file under var/ (a path or an SQLite URL) moved under ``data_dir``; None if not one."""
+    if isinstance(value, Path) and value.parts[:1] == (DEFAULT_DATA_DIR.name,):
+        return data_dir.joinpath(*value.parts[1:])
+    if isinstance(value, str):
+        scheme, sep, rest = value.partition(":///")
+        if sep and scheme.startswith("sqlite") and rest.startswith(f"{DEFAULT_DATA_DIR}/"):
+            return f"{scheme}:///{data_dir / rest[len(DEFAULT_DATA_DIR.name) + 1:]}"
+    return None
+
+
 class Settings(Section):
-    data_dir: Path = Path("var")
+    data_dir: Path = DEFAULT_DATA_DIR
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -109,6 +123,21 @@ class Settings(Section):
         if not os.access(probe, os.W_OK):
             raise ValueError(f"{value} is not writable")
         return value
+
+    @model_validator(mode="after")
+    def _files_follow_data_dir(self) -> Settings:
+        """Files under var/ (SQLite databases, recordings) live in data_dir, wherever that is."""
+        if self.data_dir == DEFAULT_DATA_DIR:
+            return self
+        for name in type(self).model_fields:
+            section = getattr(self, name)
+            if not isinstance(section, BaseModel):
+                continue
+            moved = {key: new for key in type(section).model_fields
+                     if (new := _rebased(getattr(section, key), self.data_dir)) is not None}
+            if moved:
+                self.__dict__[name] = section.model_copy(update=moved)   # frozen: set once, while validating
+        return self
 
 
 def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str], list[str]]:

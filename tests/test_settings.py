@@ -30,6 +30,19 @@ def test_environment_overrides_the_file():
     assert s.agi.allow == ["10.1.2.3", "10.9.0.0/16"]
 
 
+def test_data_dir_moves_every_file_under_var_and_keeps_other_paths(tmp_path):
+    s = load_settings(ROOT / "config" / "cti.yaml", environ={"CTI_DATA_DIR": str(tmp_path),
+                                                             "CTI_OUTBOUND_DATABASE_URL": "sqlite+aiosqlite:///other/o.db"})
+    assert s.monitor.database_url == f"sqlite+aiosqlite:///{tmp_path}/monitor.db"
+    assert s.tickets.database_url == f"sqlite+aiosqlite:///{tmp_path}/cti.db"
+    assert s.recordings.capture_dir == tmp_path / "recordings" / "spool"
+    assert s.recordings.catalogue == tmp_path / "recordings" / "catalogue.db"
+    assert s.outbound.database_url == "sqlite+aiosqlite:///other/o.db"           # not under var/: as given
+    assert s.flows.calendar_override == Path("config/calendar-override.yaml")
+    default = load_settings(ROOT / "config" / "cti.yaml", environ={})
+    assert default.monitor.database_url == "sqlite+aiosqlite:///var/monitor.db"
+
+
 def test_check_config_accepts_the_shipped_file():
     done = check_config(ROOT / "config" / "cti.yaml")
     assert done.returncode == 0, done.stderr

@@ -72,7 +72,8 @@ class AgiSession:
         loop = asyncio.get_running_loop()
         while True:
             sent = loop.time()
-            line = await self._next_command()
+            with self.pbx.clock.hold():          # the layer's turn
+                line = await self._next_command()
             if line is None:
                 break
             # Real seconds from our answer (or the environment) to the layer's next command.
@@ -146,8 +147,7 @@ class AgiSession:
         ch.dtmf_sink = sink
         hung = asyncio.ensure_future(ch.hangup_requested.wait())
         try:
-            done, _ = await asyncio.wait([got, hung], timeout=pbx.clock.real(seconds),
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done = await pbx.clock.wait([got, hung], seconds)
         finally:
             hung.cancel()
             ch.dtmf_sink = None
@@ -378,8 +378,9 @@ async def run_agi(pbx: Pbx, ch: Channel, url: str) -> str:
         return "FAILURE"
     host, port = m.group(1), int(m.group(2) or 4573)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                pbx.config.agi_connect_timeout)
+        with pbx.clock.hold():
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
+                                                    pbx.config.agi_connect_timeout)
     except (OSError, TimeoutError) as exc:
         log.warning("FastAGI %s unreachable (%s): %s continues to the queue", url, exc, ch.name)
         return "FAILURE"

@@ -22,6 +22,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["nantong", "none"], default="none",
                    help="nantong: 107 seats and a day's traffic; none: the recorded lab (no traffic)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--lockstep", action="store_true",
+                   help="discrete-event time that waits for the layer's AGI answers: with --seed, "
+                        "the same calls meet the same outcomes in every run")
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--queue-log", default=None, metavar="PATH")
     p.add_argument("--recording-dir", default=None, metavar="DIR",
@@ -35,6 +38,7 @@ def build(args: argparse.Namespace):
     from .simulator import Simulator
     cfg = SimConfig(host=args.host, ami_port=args.ami_port, username=args.username, secret=args.secret,
                     agi_host=args.agi_host, agi_port=args.agi_port, speed=args.speed, seed=args.seed,
+                    lockstep=args.lockstep,
                     queue_log=args.queue_log, recording_dir=args.recording_dir)
     traffic = None
     if args.preset == "nantong":

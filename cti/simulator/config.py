@@ -62,6 +62,7 @@ class SimConfig:
     start_epoch: float | None = None        # simulated clock start (None: now)
     queue_log: str | None = None            # path of the queue_log file
     seed: int | None = None
+    lockstep: bool = False                  # discrete-event time frozen while the layer answers AGI
     queues: list[QueueConfig] = field(default_factory=lambda: [
         QueueConfig("public", ["6001", "6002"], timeout=20, retry=1),
         QueueConfig("enterprise", ["6101"], timeout=12, retry=1),

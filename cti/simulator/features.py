@@ -382,8 +382,7 @@ class Features:
         pbx.dial_event("DialState", ch, d1, [("DialStatus", "RINGING")])
         ch.hangup_handler = None
         waiter = asyncio.ensure_future(ch.hangup_requested.wait())
-        done, _ = await asyncio.wait([answered, waiter], timeout=pbx.clock.real(cfg.transfer_dial_timeout),
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done = await pbx.clock.wait([answered, waiter], cfg.transfer_dial_timeout)
         waiter.cancel()
         if answered in done:
             pbx.dial_event("DialEnd", ch, d1, [("DialStatus", "ANSWER")])

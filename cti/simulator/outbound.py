@@ -109,7 +109,7 @@ class OutboundDialplan:
         waiter = asyncio.ensure_future(call.prompted.wait())
         hung = asyncio.ensure_future(two.hangup_requested.wait())
         try:
-            await asyncio.wait([waiter, hung], timeout=self.pbx.clock.real(limit), return_when=asyncio.FIRST_COMPLETED)
+            await self.pbx.clock.wait([waiter, hung], limit)
         finally:
             waiter.cancel()
             hung.cancel()

@@ -237,7 +237,7 @@ class Pbx:
         if ch.hangup_requested.is_set() or ch.gone:
             return False
         try:
-            await asyncio.wait_for(ch.hangup_requested.wait(), self.clock.real(seconds))
+            await self.clock.wait_for(ch.hangup_requested.wait(), seconds)
         except TimeoutError:
             return True
         return False

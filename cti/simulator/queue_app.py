@@ -108,7 +108,7 @@ class QueueApp:
         ev = self._changed.setdefault(queue.name, asyncio.Event())
         waiters = [asyncio.ensure_future(ev.wait()), entry.done]
         try:
-            await asyncio.wait(waiters, timeout=self.pbx.clock.real(seconds), return_when=asyncio.FIRST_COMPLETED)
+            await self.pbx.clock.wait(waiters, seconds)
         finally:
             waiters[0].cancel()
 
@@ -135,7 +135,7 @@ class QueueApp:
             att = self._ring(e, member)
             att.ring_for = ring_for
             try:
-                await asyncio.wait_for(asyncio.shield(att.result), pbx.clock.real(ring_for))
+                await pbx.clock.wait_for(asyncio.shield(att.result), ring_for)
             except TimeoutError:
                 att.settle("noanswer")
             if e.done.done():

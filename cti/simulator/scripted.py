@@ -62,8 +62,7 @@ class ScriptedCaller:
         waiter = asyncio.ensure_future(call.prompted.wait())
         hung = asyncio.ensure_future(one.hangup_requested.wait())
         try:
-            await asyncio.wait([waiter, hung], timeout=pbx.clock.real(PROMPT_WAIT),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await pbx.clock.wait([waiter, hung], PROMPT_WAIT)
         finally:
             waiter.cancel()
             hung.cancel()

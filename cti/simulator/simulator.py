@@ -16,7 +16,7 @@ import random
 
 from .agi_client import run_agi
 from .ami_server import AmiServer
-from .clock import Clock
+from .clock import Clock, LockstepClock
 from .config import SimConfig
 from .pbx import Pbx
 from .queue_log import QueueLog
@@ -30,7 +30,8 @@ class Simulator:
         if self.config.seed is not None:
             self.config.rng.seed(self.config.seed)
             random.seed(self.config.seed)
-        self.clock = Clock(self.config.speed, self.config.start_epoch)
+        clock = LockstepClock if self.config.lockstep else Clock
+        self.clock = clock(self.config.speed, self.config.start_epoch)
         self.queue_log = QueueLog(self.config.queue_log, self.clock)
         self.pbx: Pbx | None = None
         self.ami: AmiServer | None = None
@@ -84,6 +85,7 @@ class Simulator:
                 t.cancel()
             if tasks:
                 await asyncio.wait(tasks, timeout=2)
+        self.clock.close()
 
     async def __aenter__(self) -> Simulator:
         await self.start()

@@ -104,8 +104,7 @@ class TrafficCaller:
         if also is not None:
             waiters.append(asyncio.ensure_future(also.wait()))
         try:
-            done, _ = await asyncio.wait(waiters, timeout=pbx.clock.real(seconds),
-                                         return_when=asyncio.FIRST_COMPLETED)
+            await pbx.clock.wait(waiters, seconds)
         finally:
             for w in waiters:
                 w.cancel()
