@@ -52,7 +52,7 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cti.cli", "simulate-pbx", "--ami-port", str(ami_port),
         "--username", settings.ami.username, "--secret", settings.ami.secret,
-        "--agi-host", "127.0.0.1", "--agi-port", str(agi_port), "--preset", "nantong",
+        "--agi-host", "127.0.0.1", "--agi-port", str(agi_port), "--preset", "demo",
         "--seed", str(seed), "--speed", str(speed), "--queue-log", str(data_dir / "queue_log"),
         *(["--recording-dir", str(settings.recordings.capture_dir)] if settings.recordings.enabled else []),
         *(["--lockstep"] if lockstep else []),

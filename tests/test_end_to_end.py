@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cti.agi.builtin import ivr
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED, AmiLoginError, AmiState
@@ -37,9 +39,12 @@ async def until(predicate, timeout: float = 10.0) -> None:
     await asyncio.wait_for(loop(), timeout)
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 def ten_am() -> float:
-    t = time.localtime()
-    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 10, 0, 0, 0, 0, -1))
+    """10:00 today at the centre (Asia/Shanghai), whatever the host's time zone."""
+    return dt.datetime.combine(dt.datetime.now(SHANGHAI).date(), dt.time(10), SHANGHAI).timestamp()
 
 
 async def test_chinese_caller_name_survives_ami_and_agi_end_to_end(tmp_path):

@@ -4,8 +4,9 @@ disconnect in the middle of calls without ghost calls or double counts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-import time
+from zoneinfo import ZoneInfo
 
 import pytest
 from monitor_support import monitor_settings, originate, start_layer, until
@@ -16,10 +17,12 @@ from queue_monitor.engine import CENTRE
 from queue_monitor.figures import Tally
 from queue_monitor.reports import tallies
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
 
 def eight_am() -> float:
-    t = time.localtime()
-    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 8, 0, 0, 0, 0, -1))
+    """8:00 today at the centre (Asia/Shanghai), whatever the host's time zone."""
+    return dt.datetime.combine(dt.datetime.now(SHANGHAI).date(), dt.time(8), SHANGHAI).timestamp()
 
 
 def counters(t: Tally) -> dict:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sim_support import AmiClient, login
 
 from cti.simulator import SimConfig, Simulator
 from cti.simulator.cli import add_parser, serve
-from cti.simulator.presets import nantong_config, nantong_traffic
-from cti.simulator.traffic import TrafficGenerator
+from cti.simulator.presets import demo_traffic, nantong_config, nantong_traffic
+from cti.simulator.traffic import HOURLY_PROFILE, TrafficGenerator
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _ten_am() -> float:
-    t = time.localtime()
-    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 10, 0, 0, 0, 0, -1))
+    """10:00 today at the centre (Asia/Shanghai), whatever the host's time zone."""
+    return dt.datetime.combine(dt.datetime.now(SHANGHAI).date(), dt.time(10), SHANGHAI).timestamp()
 
 
 def test_preset_is_sized_like_nantong():
@@ -82,3 +85,18 @@ async def test_simulate_pbx_command_runs_until_stopped(tmp_path):
     stop.set()
     assert await asyncio.wait_for(task, 5) == 0
     assert "QUEUESTART" in (tmp_path / "queue_log").read_text()
+
+
+async def test_the_day_is_the_centres_and_the_demo_rings_at_once_even_at_night():
+    def at(hour: int) -> float:
+        return dt.datetime.combine(dt.date(2026, 3, 4), dt.time(hour), SHANGHAI).timestamp()
+    day, demo = nantong_traffic(), demo_traffic()
+    assert day.rate(at(10)) == 7300 * HOURLY_PROFILE[10] / sum(HOURLY_PROFILE) / 3600   # Shanghai's 10:00
+    assert day.rate(at(3)) < demo.rate(at(3)) == 60 / 3600                             # a floor at night
+    assert demo.rate(at(10)) == day.rate(at(10))
+    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=1, start_epoch=at(3), lockstep=True), seed=4)
+    sim = Simulator(cfg, traffic=demo)
+    await sim.start()
+    await sim.clock.sleep(0.5)                     # half a simulated second into a quiet night
+    assert sim.totals()["offered"] == 1
+    await sim.stop()

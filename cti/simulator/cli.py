@@ -19,8 +19,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--secret", default="cti-secret")
     p.add_argument("--agi-host", default="127.0.0.1")
     p.add_argument("--agi-port", type=int, default=4573)
-    p.add_argument("--preset", choices=["nantong", "none"], default="none",
-                   help="nantong: 107 seats and a day's traffic; none: the recorded lab (no traffic)")
+    p.add_argument("--preset", choices=["nantong", "demo", "none"], default="none",
+                   help="nantong: 107 seats and a day's traffic; demo: the same with a first caller at once "
+                        "and a call a minute at night; none: the recorded lab (no traffic)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--lockstep", action="store_true",
                    help="discrete-event time that waits for the layer's AGI answers: with --seed, "
@@ -41,10 +42,10 @@ def build(args: argparse.Namespace):
                     lockstep=args.lockstep,
                     queue_log=args.queue_log, recording_dir=args.recording_dir)
     traffic = None
-    if args.preset == "nantong":
-        from .presets import nantong_config, nantong_traffic
+    if args.preset in ("nantong", "demo"):
+        from .presets import demo_traffic, nantong_config, nantong_traffic
         cfg = nantong_config(cfg, seed=args.seed)
-        traffic = nantong_traffic()
+        traffic = nantong_traffic() if args.preset == "nantong" else demo_traffic()
     return Simulator(cfg, traffic=traffic)
 
 

@@ -49,6 +49,11 @@ def nantong_traffic(rate_factor: float = 1.0) -> TrafficProfile:
     return TrafficProfile(calls_per_day=7300.0, rate_factor=rate_factor)
 
 
+def demo_traffic() -> TrafficProfile:
+    """Nantong's day, but a first caller at once and a call a minute at night: a demo is never idle."""
+    return TrafficProfile(calls_per_day=7300.0, min_per_hour=60.0, first_at_once=True)
+
+
 def _lognormal_mu(mean: float, sigma: float) -> float:
     import math
     return math.log(mean) - sigma * sigma / 2

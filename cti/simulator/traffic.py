@@ -8,10 +8,12 @@ nothing), then waits in the queue until answered or out of patience.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from .pbx import mask
 
@@ -37,13 +39,16 @@ class TrafficProfile:
     pause_every: float = 3600.0                        # mean seconds between an agent's breaks (0: none)
     pause_length: tuple[float, float] = (120.0, 600.0)
     rate_factor: float = 1.0                           # scale the whole profile (load tests)
+    min_per_hour: float = 0.0                          # a floor for quiet hours (the demo's nights)
+    first_at_once: bool = False                        # the first caller rings at the start
+    timezone: str = "Asia/Shanghai"                    # the centre's hours, whatever the host's zone
 
     def rate(self, epoch: float) -> float:
-        """Arrivals per second at this simulated time (local time of day)."""
-        import time as _time
-        hour = _time.localtime(epoch).tm_hour
+        """Arrivals per second at this simulated time (the centre's local time of day)."""
+        hour = dt.datetime.fromtimestamp(epoch, ZoneInfo(self.timezone)).hour
         total = sum(self.hourly) or 1.0
-        return self.calls_per_day * self.rate_factor * self.hourly[hour] / total / 3600.0
+        profile = self.calls_per_day * self.rate_factor * self.hourly[hour] / total
+        return max(profile, self.min_per_hour) / 3600.0
 
 
 class TrafficCaller:
@@ -152,7 +157,7 @@ class TrafficGenerator:
             if rate <= 0:
                 await pbx.clock.sleep(60)
                 continue
-            gap = self.rng.expovariate(rate)
+            gap = 0.0 if self._seq == 0 and self.profile.first_at_once else self.rng.expovariate(rate)
             if gap > 600:  # the rate may change within a long gap: re-draw at the next step
                 await pbx.clock.sleep(600)
                 continue
