@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from cti.settings_base import Section
+from cti.settings_base import Section, TimeZone
 
 
 def _split(value: Any) -> Any:
@@ -26,7 +26,7 @@ class FlowsSettings(Section):
     max_steps: int = Field(200, ge=10, le=100_000)
     max_goto_depth: int = Field(8, ge=1, le=100)
     reload_interval: float = Field(2.0, ge=0)
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
     working_hours: list[str] = ["08:30-12:00", "13:30-17:30"]
     calendar_override: Path = Path("config/calendar-override.yaml")
     calendar_warn_days: int = Field(90, ge=0, le=3650)
@@ -35,17 +35,6 @@ class FlowsSettings(Section):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known time zone") from None
-        return value
 
     @field_validator("working_hours")
     @classmethod

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from cti.settings_base import Section
+from cti.settings_base import Section, TimeZone
 
 
 class MonitorSettings(Section):
@@ -21,7 +20,7 @@ class MonitorSettings(Section):
     windows: dict[str, float] = {"15m": 900.0, "1h": 3600.0}
     bucket_seconds: float = Field(10.0, gt=0)
     sparkline_slot_seconds: float = Field(900.0, gt=0)
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
     default_hotline: str = "12345"
     wrapup_seconds: float = Field(0.0, ge=0)
     green_at: float = Field(0.95, ge=0, le=1)
@@ -34,15 +33,6 @@ class MonitorSettings(Section):
     redis_channel: str = "cti:monitor"
     redis_stale_seconds: float = Field(15.0, gt=0)
     instance: str = ""
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known time zone") from None
-        return value
 
     @field_validator("windows")
     @classmethod

@@ -53,6 +53,7 @@ def test_check_config_accepts_the_shipped_file():
     ("ami:\n  port: five\n", "ami.port: Input should be a valid integer"),
     ("ami:\n  hots: 1.2.3.4\n", "ami.hots: unknown key"),
     ("colour: blue\n", "colour: unknown key"),
+    ("outbound:\n  timezone: Asia/Shanghia\n", "outbound.timezone: Value error, 'Asia/Shanghia' is not a known time zone"),
     ("agi:\n  allow: [127.0.0.1, not-an-ip]\n", "'not-an-ip' is not an IP address"),
     ("data_dir: /proc/1/no/such/dir\n", "data_dir: Value error, /proc/1/no/such/dir is not writable"),
     ("log:\n  level: LOUD\n", "log.level: Input should be"),

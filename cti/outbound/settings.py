@@ -5,12 +5,12 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from cti.calendar import parse_hours
-from cti.settings_base import Section
+from cti.settings_base import Section, TimeZone
 
 
 class OutboundSettings(Section):
     database_url: str = "sqlite+aiosqlite:///var/outbound.db"   # campaign state, do-not-call list, counts
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
     tick: float = Field(1.0, gt=0)                  # seconds between two scheduler rounds
     caller_id: str = "12345"                         # what the citizen's phone shows
     action_timeout: float = Field(10.0, gt=0)
