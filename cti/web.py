@@ -1,8 +1,8 @@
 """The layer's HTTP server (aiohttp): token auth in front of every route the parts register.
 
-Parts add routes with ``setup(app)`` functions; a route that authenticates by other means (a signed
-webhook callback) is listed in ``app[PUBLIC_PATHS]``. Browsers that cannot set a header (the
-wallboard's WebSocket) may pass ``?token=``; a successful page load sets an HttpOnly cookie.
+Parts add routes with ``setup(app)`` functions; a handler that authenticates by other means (a signed
+webhook callback, a signed download link) is marked with :func:`public`. Browsers that cannot set a
+header (the wallboard's WebSocket) may pass ``?token=``; a successful page load sets an HttpOnly cookie.
 """
 
 from __future__ import annotations
@@ -16,13 +16,18 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS: web.AppKey[set[str]] = web.AppKey("public_paths", set)
 TOKEN: web.AppKey[str] = web.AppKey("token", str)
 COOKIE = "cti_token"
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def public(handler):
+    """Mark a route handler the token check lets through: it authenticates the request itself."""
+    handler.cti_public = True
+    return handler
 
 
 def _presented_token(request: web.Request) -> str:
@@ -32,12 +37,17 @@ def _presented_token(request: web.Request) -> str:
     return request.query.get("token") or request.cookies.get(COOKIE, "")
 
 
+def token_ok(request: web.Request) -> bool:
+    presented = _presented_token(request)
+    return bool(presented) and hmac.compare_digest(presented.encode(), request.app[TOKEN].encode())
+
+
 @web.middleware
 async def _auth(request: web.Request, handler):
-    if request.path in request.app[PUBLIC_PATHS] or request.path == "/healthz":
+    if getattr(request.match_info.handler, "cti_public", False):
         return await handler(request)
     presented = _presented_token(request)
-    if not presented or not hmac.compare_digest(presented.encode(), request.app[TOKEN].encode()):
+    if not token_ok(request):
         log.warning("HTTP %s %s refused: missing or wrong token (from %s)", request.method, request.path, request.remote)
         return web.json_response({"error": "unauthorized", "detail": "a valid token is required"}, status=401)
     response = await handler(request)
@@ -60,6 +70,7 @@ async def _errors(request: web.Request, handler):
         return web.json_response({"error": "internal error"}, status=500)
 
 
+@public
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -67,7 +78,6 @@ async def _healthz(request: web.Request) -> web.Response:
 def create_app(token: str, setups: list[Callable[[web.Application], None]] = ()) -> web.Application:
     app = web.Application(middlewares=[_errors, _auth])
     app[TOKEN] = token
-    app[PUBLIC_PATHS] = set()
     app.router.add_get("/healthz", _healthz)
     for setup in setups:
         setup(app)

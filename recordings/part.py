@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from cti.ami import TOPIC_EVENT
-from cti.web import PUBLIC_PATHS
 from recordings import links, retention
 from recordings.catalogue import Catalogue
 from recordings.pipeline import Pipeline
@@ -84,8 +83,6 @@ class RecordingsPart:
         self.secret = ""
         self.pipeline: Pipeline | None = None
         self._pool = pool
-        self._app = None
-        self._public: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._retention: asyncio.Task | None = None
         self.answered: OrderedDict[str, str] = OrderedDict()   # uniqueid or linkedid -> recorded uniqueid
@@ -97,9 +94,6 @@ class RecordingsPart:
 
     # -- wiring ---------------------------------------------------------------------------------
     def setup_web(self, app) -> None:
-        # the layer starts the parts before it builds the app: paths known by then are added here
-        self._app = app
-        app[PUBLIC_PATHS].update(self._public)
         self.api.setup(app)
 
     async def db(self, fn, *args):
@@ -118,12 +112,6 @@ class RecordingsPart:
         """
         return self.base_url() + links.signed_path(self.secret, uniqueid, self.clock(), self.settings.link_ttl)
 
-    def _publish_path(self, uniqueid: str) -> None:
-        """The recording's download path skips the token check: its handler checks the signature."""
-        self._public.add(links.path(uniqueid))
-        if self._app is not None:
-            self._app[PUBLIC_PATHS].add(links.path(uniqueid))
-
     async def start(self) -> None:
         s = self.settings
         if not s.enabled:
@@ -135,8 +123,6 @@ class RecordingsPart:
             self.ticket_lookup = self._find_ticket_lookup()
         self.pipeline = Pipeline(s, self.catalogue, self.store, self.bus.publish, self.link_for,
                                  self.db_thread, pool=self._pool, clock=self.clock)
-        for uid in await self.db(self.catalogue.known_ids):
-            self._publish_path(uid)
         await self.pipeline.start()
         await self.rescan()
         self._retention = asyncio.create_task(self._retention_loop(), name="recordings-retention")
@@ -198,7 +184,6 @@ class RecordingsPart:
                 rec = await self.db(self.catalogue.find, str(call_id))
                 uniqueid = rec.uniqueid if rec is not None else None
             if uniqueid:
-                self._publish_path(uniqueid)
                 return self.link_for(uniqueid)
         return None
 
@@ -206,7 +191,6 @@ class RecordingsPart:
         s = self.settings
         path = await self.db(find_capture, s.capture_dir, uniqueid, s.capture_extensions)
         if path is not None:
-            self._publish_path(uniqueid)
             await self.pipeline.submit(uniqueid, linkedid, path, when)
 
     async def rescan(self) -> int:
@@ -220,7 +204,6 @@ class RecordingsPart:
 
         found = await self.db(scan)
         for path in found:
-            self._publish_path(path.stem)
             await self.pipeline.submit(path.stem, "", path, path.stat().st_mtime)
         return len(found)
 

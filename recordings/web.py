@@ -1,13 +1,11 @@
 """HTTP routes: signed downloads, recording details and a playback page for supervisors.
 
-``GET /api/recordings/{id}?expires=..&sig=..`` needs no token: each captured recording's exact path
-is listed in ``app[cti.web.PUBLIC_PATHS]`` and this handler checks the signature (403 when expired
-or wrong) or, without one, the layer's token itself.
+``GET /api/recordings/{id}?expires=..&sig=..`` needs no token: the handler is public and checks the
+signature (403 when expired or wrong) or, without one, the layer's token itself.
 """
 
 from __future__ import annotations
 
-import hmac
 import html
 import logging
 
@@ -19,13 +17,6 @@ from recordings.convert import CONTENT_TYPES
 from recordings.storage import StoreError
 
 log = logging.getLogger(__name__)
-
-
-def _token_ok(request: web.Request) -> bool:
-    auth = request.headers.get("Authorization", "")
-    presented = auth[7:].strip() if auth.startswith("Bearer ") else (
-        request.query.get("token") or request.cookies.get(cti.web.COOKIE, ""))
-    return bool(presented) and hmac.compare_digest(presented.encode(), request.app[cti.web.TOKEN].encode())
 
 
 class RecordingsApi:
@@ -54,6 +45,7 @@ class RecordingsApi:
             raise web.HTTPNotFound(text=f"no recording for call {uniqueid}")
         return rec
 
+    @cti.web.public
     async def download(self, request: web.Request) -> web.StreamResponse:
         uniqueid = request.match_info["uniqueid"]
         if "sig" in request.query or "expires" in request.query:
@@ -62,7 +54,7 @@ class RecordingsApi:
             if verdict != "ok":
                 log.warning("recording %s: %s download link refused (from %s)", uniqueid, verdict, request.remote)
                 return web.json_response({"error": "forbidden", "detail": f"the link is {verdict}"}, status=403)
-        elif not _token_ok(request):
+        elif not cti.web.token_ok(request):
             return web.json_response({"error": "unauthorized", "detail": "a valid token or signed link is required"},
                                      status=401)
         if uniqueid in self.part.answered and await self.part.db(self.part.catalogue.get, uniqueid) is None:

@@ -47,7 +47,6 @@ class TicketsApi:
         app.router.add_get("/api/tickets/schema", self.schema)
         app.router.add_get("/api/tickets/{ticket_id}", self.get)
         app.router.add_post(CALLBACK_PATH, self.callback)
-        app[cti_web.PUBLIC_PATHS].add(CALLBACK_PATH)  # authenticated by its Standard Webhooks signature
 
     async def schema(self, request: web.Request) -> web.Response:
         return web.json_response(payload.SCHEMA)
@@ -76,6 +75,7 @@ class TicketsApi:
             return _bad(404, "unknown ticket", request.match_info["ticket_id"])
         return web.json_response(ticket)
 
+    @cti_web.public                      # authenticated by its Standard Webhooks signature
     async def callback(self, request: web.Request) -> web.Response:
         body = await request.read()
         try:
