@@ -59,11 +59,13 @@ def backoff(attempts: int, low: float, high: float) -> float:
 def new_pool(workers: int) -> Executor:
     # spawn: forking an asyncio process with threads is unsafe; the workers stay up between jobs
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_ignore_interrupts)
+                               initializer=_own_session)
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the layer stops its workers itself, in order.
+def _own_session() -> None:
+    # Ctrl-C reaches the terminal's whole process group, ffmpeg included (which then stops mid-file and
+    # prints its summary); workers and their ffmpeg live in their own session: the layer stops them.
+    os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
