@@ -47,4 +47,21 @@ def render_metrics(snapshot: dict) -> str:
     family("cti_queue_answer_rate", "gauge", "Answer rate under the configured denominator and rounding",
            [({**lab, "window": n, "within": t}, w[f"answer_rate_{t}"]) for lab, n, w in windows
             for t in ("15s", "10s")])
+
+    # department hotlines: the citizens' legs (部门热线) and the test calls (拨测), per window
+    for key, prefix, what in (("departments", "cti_department", "Department legs of citizens' calls"),
+                              ("test_dials", "cti_test_dial", "Test calls (拨测) of department hotlines")):
+        rows = [({"number": r["number"], "window": n}, f) for r in snapshot.get(key) or []
+                for n, f in r["windows"].items()]
+        family(f"{prefix}_offered", "gauge", f"{what} rung in the window", [(lab, f["offered"]) for lab, f in rows])
+        family(f"{prefix}_answered_15s", "gauge", f"{what} answered within 15 s",
+               [(lab, f["answered_15s"]) for lab, f in rows])
+        family(f"{prefix}_answer_rate", "gauge", f"{what}: 15-second answer rate",
+               [(lab, f["answer_rate_15s"]) for lab, f in rows])
+    # 110 hand-overs (110分流) and follow-up calls (回访), counted per window
+    for key, name, label, what in (("linkage", "cti_linkage_calls", "direction", "110 hand-overs"),
+                                   ("followups", "cti_followup_calls", "figure", "Follow-up call attempts")):
+        board = (snapshot.get(key) or {}).get("windows") or {}
+        family(name, "gauge", f"{what} in the window",
+               [({"window": n, label: k}, v) for n, counts in board.items() for k, v in counts.items()])
     return "\n".join(lines) + "\n"

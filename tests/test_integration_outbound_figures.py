@@ -103,6 +103,8 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
             day = dt.datetime.fromtimestamp(c.sim.clock.now(), TZ).date().isoformat()
             async with http.get(x.base + f"/api/reports?from={day}&to={day}", headers=AUTH) as r:
                 api_report = await r.json()
+            async with http.get(x.base + "/metrics", headers=AUTH) as r:
+                metrics = (await r.text()).splitlines()
         # the citizens' department figures hold no test call; 110 is there, flagged emergency
         rows = {d["number"]: d for d in wall["departments"]}
         assert set(rows) == {"110", "12315"}
@@ -118,6 +120,15 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
         assert api_report["linkage"]["from_110"] == 1 and api_report["linkage"]["to_110"] == 1
         assert [d["number"] for d in api_report["departments"]] == ["110", "12315"]
         assert api_report["test_dials_total"]["offered"] == 4 and api_report["test_dials_total"]["answer_rate_15s"] == 0.5
+        # Prometheus sees the same figures
+        for line in (f'cti_test_dial_offered{{number="{ANSWERS}",window="today"}} 2',
+                     f'cti_test_dial_answer_rate{{number="{ANSWERS}",window="today"}} 1',
+                     f'cti_test_dial_answer_rate{{number="{SILENT}",window="today"}} 0',
+                     'cti_department_offered{number="12315",window="today"} 1',
+                     'cti_linkage_calls{window="today",direction="from_110"} 1',
+                     'cti_linkage_calls{window="today",direction="to_110"} 1'):
+            assert line in metrics
+        assert not any(line.startswith("cti_department_offered") and ANSWERS in line for line in metrics)
 
     # `cti report`, from the database the layer wrote (the layer is stopped now)
     config = tmp_path / "cti.yaml"

@@ -96,7 +96,11 @@ async def test_followup_calls_reach_the_wall_the_reports_and_survive_a_restart(t
             day = dt.datetime.fromtimestamp(x.sim.clock.now(), TZ).date().isoformat()
             async with http.get(x.base + f"/api/reports?from={day}&to={day}", headers=AUTH) as r:
                 api_report = await r.json()
+            async with http.get(x.base + "/metrics", headers=AUTH) as r:
+                metrics = (await r.text()).splitlines()
         assert wall["followups"]["windows"]["today"] == EXPECTED
+        for figure, count in EXPECTED.items():          # Prometheus sees the same counts
+            assert f'cti_followup_calls{{window="today",figure="{figure}"}} {count}' in metrics
         assert wall["followups"]["labels"]["satisfied"].startswith("满意")
         assert {k: api_report["followups"][k] for k in EXPECTED} == EXPECTED
         await x.monitor.flush()
