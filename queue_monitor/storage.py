@@ -125,70 +125,54 @@ class CallStore:
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
 
-    async def add(self, calls: Iterable[QueueCall]) -> int:
-        rows = [QueueCallRow(instance=self.instance, **vars_of(c)) for c in calls]
-        if not rows:
-            return 0
-        async with self.sessions.begin() as session:
-            session.add_all(rows)
+    async def _insert(self, rows: list) -> int:
+        if rows:
+            async with self.sessions.begin() as session:
+                session.add_all(rows)
         return len(rows)
+
+    async def _select(self, stmt) -> list:
+        async with self.sessions() as session:
+            return list((await session.scalars(stmt)).all())
+
+    async def _between(self, row_type, at, start: float, end: float) -> list:
+        """Rows whose ``at`` column is in [start, end), in that order."""
+        return await self._select(select(row_type).where(at >= start, at < end).order_by(at))
+
+    async def add(self, calls: Iterable[QueueCall]) -> int:
+        return await self._insert([QueueCallRow(instance=self.instance, **vars_of(c)) for c in calls])
 
     async def calls(self, start: float, end: float, queue: str | None = None) -> list[QueueCall]:
         """Legs that may count in [start, end): left the queue or were answered in it (talk comes with them)."""
         stmt = select(QueueCallRow).where(QueueCallRow.left_at < end, QueueCallRow.left_at >= start - 86400)
         if queue:
             stmt = stmt.where(QueueCallRow.queue == queue)
-        async with self.sessions() as session:
-            rows = (await session.scalars(stmt.order_by(QueueCallRow.joined_at))).all()
-        return [r.to_call() for r in rows]
+        return [r.to_call() for r in await self._select(stmt.order_by(QueueCallRow.joined_at))]
 
     async def add_legs(self, legs: Iterable[DepartmentLeg]) -> int:
-        rows = [DepartmentLegRow(instance=self.instance, **leg.as_dict()) for leg in legs]
-        if not rows:
-            return 0
-        async with self.sessions.begin() as session:
-            session.add_all(rows)
-        return len(rows)
+        return await self._insert([DepartmentLegRow(instance=self.instance, **leg.as_dict()) for leg in legs])
 
     async def legs(self, start: float, end: float) -> list[DepartmentLeg]:
         """Department legs rung in [start, end)."""
-        stmt = select(DepartmentLegRow).where(DepartmentLegRow.ringing_at >= start, DepartmentLegRow.ringing_at < end)
-        async with self.sessions() as session:
-            rows = (await session.scalars(stmt.order_by(DepartmentLegRow.ringing_at))).all()
-        return [r.to_leg() for r in rows]
+        return [r.to_leg() for r in await self._between(DepartmentLegRow, DepartmentLegRow.ringing_at, start, end)]
 
     async def add_linkage(self, records: Iterable[LinkageRecord]) -> int:
-        rows = [LinkageRow(instance=self.instance, call_id=r.call_id, direction=r.direction, at=r.at)
-                for r in records]
-        if not rows:
-            return 0
-        async with self.sessions.begin() as session:
-            session.add_all(rows)
-        return len(rows)
+        return await self._insert([LinkageRow(instance=self.instance, call_id=r.call_id, direction=r.direction,
+                                              at=r.at) for r in records])
 
     async def linkage(self, start: float, end: float) -> list[LinkageRecord]:
         """110 hand-overs heard in [start, end)."""
-        stmt = select(LinkageRow).where(LinkageRow.at >= start, LinkageRow.at < end)
-        async with self.sessions() as session:
-            rows = (await session.scalars(stmt.order_by(LinkageRow.at))).all()
-        return [r.to_record() for r in rows]
+        return [r.to_record() for r in await self._between(LinkageRow, LinkageRow.at, start, end)]
 
     async def add_followups(self, records: Iterable[FollowupRecord]) -> int:
-        rows = [FollowupRow(instance=self.instance, followup_id=r.followup_id, attempt=r.attempt,
-                            outcome=r.outcome, exhausted=r.exhausted, rating=r.rating, settled=r.settled, at=r.at)
-                for r in records]
-        if not rows:
-            return 0
-        async with self.sessions.begin() as session:
-            session.add_all(rows)
-        return len(rows)
+        return await self._insert([
+            FollowupRow(instance=self.instance, followup_id=r.followup_id, attempt=r.attempt, outcome=r.outcome,
+                        exhausted=r.exhausted, rating=r.rating, settled=r.settled, at=r.at)
+            for r in records])
 
     async def followups(self, start: float, end: float) -> list[FollowupRecord]:
         """Follow-up call attempts heard in [start, end)."""
-        stmt = select(FollowupRow).where(FollowupRow.at >= start, FollowupRow.at < end)
-        async with self.sessions() as session:
-            rows = (await session.scalars(stmt.order_by(FollowupRow.at))).all()
-        return [r.to_record() for r in rows]
+        return [r.to_record() for r in await self._between(FollowupRow, FollowupRow.at, start, end)]
 
     async def close(self) -> None:
         await self.engine.dispose()
