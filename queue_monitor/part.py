@@ -27,7 +27,7 @@ from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import report
 from queue_monitor.storage import CallStore
-from queue_monitor.wall import build_wall, recent_calls
+from queue_monitor.wall import build_wall, merge_recent, recent_calls
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class MonitorPart:
         self.recent: deque[QueueCall] = deque(maxlen=RECENT_CALLS)   # answered calls, oldest first
         self.callers: OrderedDict[str, str] = OrderedDict()           # uniqueid -> masked caller number
         self.recorded: OrderedDict[str, str] = OrderedDict()          # call id -> recording's uniqueid
+        self.links: OrderedDict[str, str] = OrderedDict()             # recording's uniqueid -> signed link
         self._unsubscribe = [layer.bus.subscribe(TOPIC_EVENT, self._on_event),
                              layer.bus.subscribe(TOPIC_RESYNCED, self._on_resync),
                              layer.bus.subscribe(TOPIC_DEPARTMENT_LEG, self._on_department_leg),
@@ -150,6 +151,7 @@ class MonitorPart:
         uniqueid = getattr(ready, "uniqueid", "")
         for call_id in (uniqueid, getattr(ready, "linkedid", "")):
             _remember(self.recorded, call_id, uniqueid)
+        _remember(self.links, uniqueid, getattr(ready, "link", ""))
         if self._changed is not None and any(uniqueid in (r.uniqueid, r.linkedid) for r in self.recent):
             self._changed.set()   # the row gains its play link
 
@@ -250,6 +252,8 @@ class MonitorPart:
         snap["test_dials"] = self.test_dials.snapshot(now)
         snap["linkage"] = self.linkage.snapshot(now)
         snap["followups"] = self.followups.snapshot(now)
+        snap["recent_calls"] = recent_calls(self.recent, self.callers, self.recorded, self.settings.timezone,
+                                            RECENT_CALLS, self.links)
         self.engine.dirty.clear()
         return snap
 
@@ -265,7 +269,7 @@ class MonitorPart:
         m = self.settings
         wall["thresholds"] = {"green": m.green_at, "yellow": m.yellow_at, "orange": m.orange_at}
         wall["last_event_ts"] = self.engine.now
-        wall["recent_calls"] = recent_calls(self.recent, self.callers, self.recorded, m.timezone, RECENT_CALLS)
+        wall["recent_calls"] = merge_recent(self.instance, snaps, RECENT_CALLS)
         wall["generated_at"] = time.time()
         return wall
 

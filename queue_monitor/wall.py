@@ -90,12 +90,14 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
 
 
 def recent_calls(rows: Iterable[QueueCall], callers: Mapping[str, str], recorded: Mapping[str, str],
-                 timezone: str, limit: int = 10) -> list[dict]:
+                 timezone: str, limit: int = 10, links: Mapping[str, str] | None = None) -> list[dict]:
     """The last answered calls, newest first, for the wall's 最近通话 panel.
 
     ``callers``: uniqueid -> masked number (only masked numbers are kept); ``recorded``: call id
-    (uniqueid or linkedid) -> uniqueid of its converted recording, whose playback page the row links.
+    (uniqueid or linkedid) -> uniqueid of its converted recording, whose playback page the row links;
+    ``links``: recording uniqueid -> its signed download link, for the walls of other instances.
     """
+    links = links or {}
     tz = ZoneInfo(timezone)
     done = [r for r in rows if r.outcome == "answered" and r.connected_at is not None and r.ended_at is not None]
     out = []
@@ -107,6 +109,21 @@ def recent_calls(rows: Iterable[QueueCall], callers: Mapping[str, str], recorded
             "time": datetime.fromtimestamp(r.ended_at, tz).strftime("%H:%M:%S"),
             "wait": round(r.connected_at - r.joined_at, 1), "talk": round(r.ended_at - r.connected_at, 1),
             "recording": rec, "play": f"/recordings/{quote(rec, safe='.-_')}/play" if rec else None,
+            "link": links.get(rec) if rec else None,
         })
     return out
+
+
+def merge_recent(local_name: str, snapshots: dict[str, dict], limit: int = 10) -> list[dict]:
+    """Every instance's recent calls, newest first. A local row opens this instance's playback page
+    (with this wall's token); another instance's row opens that instance's signed download link, which
+    needs no token (so this wall's token never travels to another server)."""
+    rows = []
+    for inst, snap in snapshots.items():
+        for row in snap.get("recent_calls") or []:
+            row = {**row, "instance": inst}
+            if inst != local_name:
+                row.update(play=row.get("link"), signed=True)
+            rows.append(row)
+    return sorted(rows, key=lambda r: r["ended_at"], reverse=True)[:limit]
 

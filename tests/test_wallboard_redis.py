@@ -90,6 +90,12 @@ async def test_one_wall_shows_both_instances_queues(tmp_path, redis_url):
                     break
                 await asyncio.sleep(0.05)
             assert w["queues"]["public@county"]["windows"]["today"]["answered"] == 3
+            # the recent calls panel lists both platforms' calls, newest first, the county's call on top
+            recent = w["recent_calls"]
+            assert [r["instance"] for r in recent].count("county") == 3 and recent[0]["instance"] == "county"
+            assert [r["instance"] for r in recent].count("city") == 3
+            assert recent[0]["caller"] == "137****9999"
+            assert [r["ended_at"] for r in recent] == sorted((r["ended_at"] for r in recent), reverse=True)
     finally:
         for layer in layers:
             await layer.stop()
