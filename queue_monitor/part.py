@@ -61,6 +61,7 @@ class MonitorPart:
         self.pending_legs: list[DepartmentLeg] = []
         self.pending_linkage: list[LinkageRecord] = []
         self.pending_followups: list[FollowupRecord] = []
+        self._flushing = asyncio.Lock()   # a report waits for rows another flush is still writing
         self.stored = 0
         self.pushes = 0
         self._seen_at = 0.0                                # monotonic time of the latest event
@@ -213,6 +214,10 @@ class MonitorPart:
             self.followups.add(followup)
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         rows, self.pending = self.pending, []
         try:
             self.stored += await self.store.add(rows)
