@@ -19,6 +19,7 @@ from cti.app import Layer
 from cti.settings import Settings
 from cti.simulator import SimConfig, Simulator
 from cti.simulator.presets import nantong_config, nantong_traffic
+from ivr_flows.part import FlowsPart
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,7 +126,8 @@ QUEUE_EVENTS = {"QueueCallerJoin", "AgentCalled", "AgentConnect", "AgentRingNoAn
 
 
 async def _seeded_run(tmp_path: Path, seed: int) -> tuple[list[tuple], list[tuple]]:
-    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=20, start_epoch=ten_am(), lockstep=True), seed=seed)
+    workday = dt.datetime(2026, 3, 4, 10, tzinfo=SHANGHAI).timestamp()       # a Wednesday, 10:00
+    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=20, start_epoch=workday, lockstep=True), seed=seed)
     for queue in cfg.queues:              # a few seats: callers wait, give up, ring agents who do not answer
         queue.members = queue.members[:3]
     sim = Simulator(cfg)
@@ -134,6 +136,8 @@ async def _seeded_run(tmp_path: Path, seed: int) -> tuple[list[tuple], list[tupl
     sim.pbx.listeners.append(lambda m: queue_events.append(tuple(v for k, v in m if k in KEEP))
                              if m[0][1] in QUEUE_EVENTS else None)
     layer = Layer(settings_for(tmp_path, sim.ami_port))
+    flows = next(p for p in layer.parts if isinstance(p, FlowsPart))
+    flows.engine.clock = sim.clock.now        # the shipped flows see the simulated working morning
     await layer.start()
     sim.config.agi_port = layer.agi.port
     try:
@@ -151,7 +155,7 @@ async def test_a_seeded_run_repeats_the_same_calls_and_outcomes(tmp_path):
     again, again_events = await _seeded_run(tmp_path / "b", 21)
     other, _ = await _seeded_run(tmp_path / "c", 22)
     assert len(first) >= 5
-    assert {q for _, q, _ in first} >= {"public"}
+    assert {q for _, q, _ in first} >= {"public", "enterprise"}      # key 2: 一企来 in working hours
     assert {o for _, _, o in first} >= {"answered", "abandoned"}
     # The same callers (numbers, keys, so queues) meet the same outcomes...
     assert again == first
