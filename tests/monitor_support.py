@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from pathlib import Path
 
 from cti.app import Layer
 from cti.settings import Settings
+from queue_monitor.cli import add_parser
 from queue_monitor.part import MonitorPart
 
 
@@ -41,3 +43,15 @@ def originate(layer: Layer, exten: str = "silent", number: str = "13800000001"):
     return layer.ami.action({"Action": "Originate", "Async": "true", "Channel": "Local/12345@from-pstn",
                              "Context": "caller", "Exten": exten, "Priority": 1,
                              "CallerID": f'"Citizen" <{number}>', "Timeout": 30000})
+
+
+async def cti_report(tmp_path: Path, capsys, *args: str) -> str:
+    """`cti report ARGS` on the monitor database a test layer wrote (tmp_path/monitor.db): its output."""
+    config = tmp_path / "cti.yaml"
+    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    add_parser(parser.add_subparsers())
+    parsed = parser.parse_args(["--config", str(config), "report", *args])
+    assert await asyncio.to_thread(parsed.func, parsed) == 0
+    return capsys.readouterr().out

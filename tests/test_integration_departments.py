@@ -4,7 +4,6 @@ the figures in /api/figures, in /api/reports and in `cti report` (from the SQLit
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -14,13 +13,13 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from calls_support import Centre, settings_for, until
+from monitor_support import cti_report
 
 from cti.app import Layer
 from cti.calls.part import CallsPart
 from cti.calls.stats import DepartmentLeg
 from cti.simulator import SimConfig, Simulator
 from cti.simulator.config import DepartmentTiming
-from queue_monitor.cli import add_parser
 from queue_monitor.departments import DepartmentBoard, merge_departments
 from queue_monitor.figures import Definitions
 from queue_monitor.part import MonitorPart
@@ -109,15 +108,8 @@ async def test_threeway_and_one_key_transfer_legs_reach_the_wall_and_the_reports
         assert api_report["departments_total"]["answer_rate_15s"] == pytest.approx(2 / 3)
 
     # `cti report`, from the database the layer wrote (the layer is stopped now)
-    config = tmp_path / "cti.yaml"
-    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--config")
-    add_parser(parser.add_subparsers())
     for fmt in ("json", "table", "csv"):
-        args = parser.parse_args(["--config", str(config), "report", "--from", day, "--to", day, "--format", fmt])
-        assert await asyncio.to_thread(args.func, args) == 0
-        out = capsys.readouterr().out
+        out = await cti_report(tmp_path, capsys, "--from", day, "--to", day, "--format", fmt)
         if fmt == "json":
             rep = json.loads(out)
             rows = {d["number"]: d for d in rep["departments"]}
@@ -128,10 +120,8 @@ async def test_threeway_and_one_key_transfer_legs_reach_the_wall_and_the_reports
         else:
             assert "number,owner,offered,answered,answered_15s" in out
     # a period with no department leg has an empty section
-    args = parser.parse_args(["--config", str(config), "report", "--from", "2020-01-01", "--to", "2020-01-01",
-                              "--format", "json"])
-    assert await asyncio.to_thread(args.func, args) == 0
-    assert json.loads(capsys.readouterr().out)["departments"] == []
+    other_day = await cti_report(tmp_path, capsys, "--from", "2020-01-01", "--to", "2020-01-01", "--format", "json")
+    assert json.loads(other_day)["departments"] == []
 
 
 async def until_figures(http, base) -> None:

@@ -5,7 +5,6 @@ apart from the citizens' department legs and both linkage counts in /api/figures
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from calls_support import Centre, settings_for, until
+from monitor_support import cti_report
 from outbound_support import outbound_settings
 
 from cti.app import Layer
@@ -23,7 +23,6 @@ from cti.outbound.part import OutboundPart
 from cti.simulator import SimConfig, Simulator
 from cti.simulator import outbound as sim_outbound
 from cti.simulator.config import DepartmentTiming, QueueConfig
-from queue_monitor.cli import add_parser
 from queue_monitor.part import MonitorPart
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -131,15 +130,8 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
         assert not any(line.startswith("cti_department_offered") and ANSWERS in line for line in metrics)
 
     # `cti report`, from the database the layer wrote (the layer is stopped now)
-    config = tmp_path / "cti.yaml"
-    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--config")
-    add_parser(parser.add_subparsers())
     for fmt in ("json", "table", "csv"):
-        args = parser.parse_args(["--config", str(config), "report", "--from", day, "--to", day, "--format", fmt])
-        assert await asyncio.to_thread(args.func, args) == 0
-        out = capsys.readouterr().out
+        out = await cti_report(tmp_path, capsys, "--from", day, "--to", day, "--format", fmt)
         if fmt == "json":
             rep = json.loads(out)
             assert (rep["linkage"]["from_110"], rep["linkage"]["to_110"]) == (1, 1)
@@ -152,10 +144,8 @@ async def test_test_dials_and_110_linkage_reach_the_wall_and_the_reports(tmp_pat
         else:
             assert "direction,label,count" in out and "from_110,110转12345,1" in out
     # another day has no linkage and no test call
-    args = parser.parse_args(["--config", str(config), "report", "--from", "2020-01-01", "--to", "2020-01-01",
-                              "--format", "json"])
-    assert await asyncio.to_thread(args.func, args) == 0
-    rep = json.loads(capsys.readouterr().out)
+    other_day = await cti_report(tmp_path, capsys, "--from", "2020-01-01", "--to", "2020-01-01", "--format", "json")
+    rep = json.loads(other_day)
     assert rep["test_dials"] == [] and (rep["linkage"]["from_110"], rep["linkage"]["to_110"]) == (0, 0)
 
 

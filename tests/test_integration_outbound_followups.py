@@ -5,7 +5,6 @@ surveyed, not answered, exhausted and the ratings in /api/figures, in /api/repor
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from calls_support import settings_for
+from monitor_support import cti_report
 from outbound_support import outbound_settings
 
 from cti.app import Layer
@@ -23,7 +23,6 @@ from cti.simulator import SimConfig, Simulator
 from cti.simulator import outbound as sim_outbound
 from cti.simulator.config import QueueConfig
 from cti.simulator.outbound import CitizenPhone
-from queue_monitor.cli import add_parser
 from queue_monitor.part import MonitorPart
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -106,15 +105,8 @@ async def test_followup_calls_reach_the_wall_the_reports_and_survive_a_restart(t
         await x.monitor.flush()
 
     # `cti report`, from the database the layer wrote (the layer is stopped now)
-    config = tmp_path / "cti.yaml"
-    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--config")
-    add_parser(parser.add_subparsers())
     for fmt in ("json", "table", "csv"):
-        args = parser.parse_args(["--config", str(config), "report", "--from", day, "--to", day, "--format", fmt])
-        assert await asyncio.to_thread(args.func, args) == 0
-        out = capsys.readouterr().out
+        out = await cti_report(tmp_path, capsys, "--from", day, "--to", day, "--format", fmt)
         if fmt == "json":
             rep = json.loads(out)
             assert {k: rep["followups"][k] for k in EXPECTED} == EXPECTED
@@ -124,10 +116,8 @@ async def test_followup_calls_reach_the_wall_the_reports_and_survive_a_restart(t
             assert "figure,label,count" in out and "placed,回访外呼 calls placed,4" in out
             assert "exhausted,多次未接通 attempts exhausted,1" in out
     # another day has no follow-up
-    args = parser.parse_args(["--config", str(config), "report", "--from", "2020-01-01", "--to", "2020-01-01",
-                              "--format", "json"])
-    assert await asyncio.to_thread(args.func, args) == 0
-    rep = json.loads(capsys.readouterr().out)
+    other_day = await cti_report(tmp_path, capsys, "--from", "2020-01-01", "--to", "2020-01-01", "--format", "json")
+    rep = json.loads(other_day)
     assert rep["followups"]["placed"] == 0 and rep["followups"]["satisfied"] == 0
 
     # a restarted layer shows the same counts on the wall; an attempt heard twice counts once

@@ -4,7 +4,6 @@ are kept as test artifacts."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -15,14 +14,13 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from monitor_support import monitor_settings, originate, start_layer, until
+from monitor_support import cti_report, monitor_settings, originate, start_layer, until
 from playwright.async_api import async_playwright
 
 from cti.app import Layer
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
 from cti.privacy import mask_number
 from cti.simulator import AgentTiming, SimConfig, Simulator
-from queue_monitor.cli import add_parser
 from queue_monitor.part import MonitorPart
 from recordings.part import RecordingsPart
 from recordings.pipeline import TOPIC_READY
@@ -100,15 +98,8 @@ async def test_http_endpoints_require_the_token_and_agree(centre, tmp_path, caps
         assert f'cti_queue_calls_total{{queue="public",outcome="answered"}} {answered}' in metrics
         assert "# TYPE cti_queue_calls_waiting gauge" in metrics
     # the same report on the command line, from the database the layer wrote
-    config = tmp_path / "cti.yaml"
-    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--config")
-    add_parser(parser.add_subparsers())
     for fmt in ("json", "table", "csv"):
-        args = parser.parse_args(["--config", str(config), "report", "--from", day, "--to", day, "--format", fmt])
-        assert await asyncio.to_thread(args.func, args) == 0
-        out = capsys.readouterr().out
+        out = await cti_report(tmp_path, capsys, "--from", day, "--to", day, "--format", fmt)
         if fmt == "json":
             assert json.loads(out)["total"]["offered"] == today["offered"]
         elif fmt == "table":
