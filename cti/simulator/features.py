@@ -326,19 +326,7 @@ class Features:
                  + [("IsExternal", "No"), ("Context", context), ("Extension", exten)])
         entry = self._entry_of(transferer) or self._entry_of(transferee)
         if entry is not None and not entry.ended:
-            entry.ended = True
-            self.disarm(entry)
-            entry.q.hangup_handler = None
-            entry.a1.hangup_handler = None
-            for ch in list(br.channels):
-                pbx.setvar(ch, "BRIDGEPEER", "")
-                pbx.bridge_leave(ch)
-            pbx.bridge_destroy(br)
-            talk = pbx.queue_app.complete(entry)
-            pbx.emit("AgentComplete", channel_fields(entry.q) + channel_fields(entry.a1, "Dest") + [
-                ("Queue", entry.queue.name), ("Interface", entry.member.interface),
-                ("MemberName", entry.member.name), ("HoldTime", str(entry.hold)), ("TalkTime", str(talk)),
-                ("Reason", "transfer")])
+            talk = self._complete_by_transfer(entry, br)
             pbx.queue_log.write(entry.q.uniqueid, entry.queue.name, entry.member.name, "BLINDTRANSFER",
                                 exten, context, entry.hold, talk, entry.orig_pos)
             gone = entry.a1 if transferee is entry.q else entry.q
@@ -422,25 +410,30 @@ class Features:
             pbx.newexten(ch, "Hangup", "", priority + 2)
             pbx.destroy(ch)
 
+    def _complete_by_transfer(self, entry, br) -> int:
+        """A queue call leaves its bridge by a transfer: the bridge goes, AgentComplete (Reason transfer)."""
+        pbx = self.pbx
+        entry.ended = True
+        self.disarm(entry)
+        entry.q.hangup_handler = entry.a1.hangup_handler = None
+        for c in list(br.channels):
+            pbx.setvar(c, "BRIDGEPEER", "")
+            pbx.bridge_leave(c)
+        pbx.bridge_destroy(br)
+        talk = pbx.queue_app.complete(entry)
+        pbx.emit("AgentComplete", channel_fields(entry.q) + channel_fields(entry.a1, "Dest") + [
+            ("Queue", entry.queue.name), ("Interface", entry.member.interface),
+            ("MemberName", entry.member.name), ("HoldTime", str(entry.hold)), ("TalkTime", str(talk)),
+            ("Reason", "transfer")])
+        return talk
+
     # -- Redirect ---------------------------------------------------------------------------------------
     def redirect(self, ch: Channel, context: str, exten: str) -> None:
         """Redirect: the channel leaves its bridge or queue and runs exten@context."""
         pbx = self.pbx
         entry = self._entry_of(ch)
         if entry is not None and entry.bridge is not None and not entry.ended and ch.bridge is entry.bridge:
-            entry.ended = True
-            self.disarm(entry)
-            entry.q.hangup_handler = entry.a1.hangup_handler = None
-            br = entry.bridge
-            for c in list(br.channels):
-                pbx.setvar(c, "BRIDGEPEER", "")
-                pbx.bridge_leave(c)
-            pbx.bridge_destroy(br)
-            talk = pbx.queue_app.complete(entry)
-            pbx.emit("AgentComplete", channel_fields(entry.q) + channel_fields(entry.a1, "Dest") + [
-                ("Queue", entry.queue.name), ("Interface", entry.member.interface),
-                ("MemberName", entry.member.name), ("HoldTime", str(entry.hold)), ("TalkTime", str(talk)),
-                ("Reason", "transfer")])
+            self._complete_by_transfer(entry, entry.bridge)
             other = entry.a1 if ch is entry.q else entry.q
             pbx.destroy(other, soft=other is entry.q)
             pbx.queue_app.release_after_call(entry)
