@@ -1,0 +1,84 @@
+"""What the layer's consumers need from the AMI: one list, checked against the shipped manager user.
+
+``NEEDED_EVENTS`` maps each AMI event that a consumer handles to the manager *read class* that carries
+it (Asterisk only sends an event to a user whose ``read=`` has the class; an ``eventfilter`` can only
+narrow that). ``NEEDED_VARIABLES`` are the channel variables whose VarSet events a consumer reads, and
+``NEEDED_USER_EVENTS`` the UserEvent names the shipped dialplan raises for the layer.
+``config/asterisk/manager_cti.conf`` must deliver all of them; ``tests/test_ami_needs.py`` checks its
+``read=`` and every ``eventfilter`` against these tables, and that each consumer handles nothing else.
+
+Classes come from the event documentation of Asterisk 22 (``manager_*.c``, ``app_queue.c``,
+``core_local.c``: e.g. VarSet is ``dialplan``, LocalOptimizationBegin is ``call``, QueueCallerJoin is
+``agent``).
+"""
+
+from __future__ import annotations
+
+# event name -> (read class, the consumers that handle it)
+NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "FullyBooted": ("system", ("ami",)),
+    "Shutdown": ("system", ("ami",)),
+    "QueueCallerJoin": ("agent", ("monitor", "calls", "summary")),
+    "QueueCallerLeave": ("agent", ("monitor", "summary")),
+    "QueueCallerAbandon": ("agent", ("monitor", "summary")),
+    "QueueMemberStatus": ("agent", ("monitor",)),
+    "QueueMemberAdded": ("agent", ("monitor",)),
+    "QueueMemberRemoved": ("agent", ("monitor",)),
+    "QueueMemberPause": ("agent", ("monitor",)),
+    "AgentCalled": ("agent", ("calls",)),
+    "AgentConnect": ("agent", ("monitor", "calls", "recordings", "summary")),
+    "AgentComplete": ("agent", ("monitor",)),
+    "AgentRingNoAnswer": ("agent", ("calls",)),
+    "AgentDump": ("agent", ("calls",)),
+    "Newchannel": ("call", ("outbound",)),
+    "Newstate": ("call", ("outbound",)),
+    "NewCallerid": ("call", ("calls",)),
+    "Rename": ("call", ("calls",)),
+    "HangupRequest": ("call", ("calls",)),
+    "Hangup": ("call", ("monitor", "calls", "recordings", "outbound", "summary")),
+    "DialBegin": ("call", ("calls",)),
+    "DialEnd": ("call", ("calls",)),
+    "OriginateResponse": ("call", ("outbound",)),
+    "BridgeCreate": ("call", ("calls",)),
+    "BridgeEnter": ("call", ("calls",)),
+    "BridgeLeave": ("call", ("calls",)),
+    "BridgeDestroy": ("call", ("calls",)),
+    "BridgeMerge": ("call", ("calls",)),
+    "LocalOptimizationBegin": ("call", ("calls",)),
+    "LocalOptimizationEnd": ("call", ("calls",)),
+    "AttendedTransfer": ("call", ("calls",)),
+    "BlindTransfer": ("call", ("calls",)),
+    "Hold": ("call", ("calls",)),
+    "Unhold": ("call", ("calls",)),
+    "MixMonitorStart": ("call", ("recordings",)),
+    "MixMonitorStop": ("call", ("recordings",)),
+    "DTMFEnd": ("dtmf", ("calls",)),
+    "UserEvent": ("user", ("monitor", "calls", "outbound")),
+    "VarSet": ("dialplan", ("monitor", "calls", "summary")),
+}
+
+# VarSet variables the consumers read (names without the inheritance underscores).
+NEEDED_VARIABLES: dict[str, tuple[str, ...]] = {
+    "QUEUESTATUS": ("monitor",),       # how Queue() ended: tells a timeout from an abandon
+    "CTI_HOTLINE": ("monitor",),       # the number dialled: per-hotline figures (12315 under 12315)
+    "CTI_TAGS": ("monitor",),          # 企业, 110分流 ...: tags of the call's rows
+    "TRANSFERERNAME": ("calls",),      # set by the atxfer on the department leg: finds that leg
+}
+
+# UserEvents raised by config/asterisk/extensions_cti.conf for the layer.
+NEEDED_USER_EVENTS: dict[str, tuple[str, ...]] = {
+    "QueueResult": ("monitor",),
+    "CTITransferFailed": ("calls",),
+    "CTILinkage": ("outbound",),
+}
+
+
+def sample_event(name: str, variable: str = "", user_event: str = "") -> str:
+    """A minimal event text as Asterisk matches an eventfilter against it (``Header: value`` lines)."""
+    lines = [f"Event: {name}", "Privilege: x,all", "Channel: Local/6001@agents-00000001;1",
+             "Uniqueid: 1764470000.1"]
+    if variable:
+        lines += [f"Variable: {variable}", "Value: x"]
+    if user_event:
+        lines += [f"UserEvent: {user_event}"]
+    return "\r\n".join(lines) + "\r\n"
