@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS recordings (
     linkedid TEXT NOT NULL DEFAULT '',
     source TEXT NOT NULL,              -- the capture file, kept until a good conversion
     captured_at REAL NOT NULL,
-    status TEXT NOT NULL,              -- pending, ready, failed, deleted
+    status TEXT NOT NULL,              -- pending, ready, failed, deleted, empty (unanswered, no audio)
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL,
     last_error TEXT NOT NULL DEFAULT '',
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS tickets (
 );
 """
 
-STATUSES = ("pending", "ready", "failed", "deleted")
+# empty: a call nobody answered left a capture with no audio; removed, never retried, never linked
+STATUSES = ("pending", "ready", "failed", "deleted", "empty")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class Catalogue:
 
     def find(self, call_id: str) -> Recording | None:
         """The recording of a call named by its channel's uniqueid or by the call's linkedid."""
-        rows = self._rows("SELECT * FROM recordings WHERE (uniqueid = ? OR linkedid = ?) AND status != 'deleted'"
+        rows = self._rows("SELECT * FROM recordings WHERE (uniqueid = ? OR linkedid = ?)"
+                          " AND status NOT IN ('deleted', 'empty')"
                           " ORDER BY uniqueid = ? DESC, captured_at LIMIT 1", call_id, call_id, call_id)
         return rows[0] if rows else None
 
@@ -135,6 +137,11 @@ class Catalogue:
         self.db.execute(
             "UPDATE recordings SET attempts = attempts + 1, last_error = ?, next_attempt = ?, status = ?"
             " WHERE uniqueid = ?", (error[:2000], next_attempt, "failed" if give_up else "pending", uniqueid))
+
+    def mark_empty(self, uniqueid: str, now: float) -> None:
+        """An unanswered call's capture held no audio: final, not a failure (its file is removed)."""
+        self.db.execute("UPDATE recordings SET status = 'empty', last_error = '', converted_at = ?"
+                        " WHERE uniqueid = ?", (now, uniqueid))
 
     def retry(self, uniqueid: str, now: float) -> bool:
         """Send a failed recording back to the queue (after an admin fixed the cause)."""

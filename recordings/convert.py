@@ -23,6 +23,18 @@ class ConversionError(Exception):
     """The capture cannot be converted (corrupt, empty, ffmpeg failed); the message says why."""
 
 
+class EmptyCapture(ConversionError):
+    """The capture holds no audio at all: 0 bytes, less than one sample frame, or a header only."""
+
+
+RAW_FRAME_BYTES = 4   # one sample frame of MixMonitor's raw capture: 16-bit x 2 channels
+
+
+def is_empty_capture(path: Path, size: int) -> bool:
+    """True when a capture of ``size`` bytes cannot hold one sample frame (decided without decoding)."""
+    return size < (RAW_FRAME_BYTES if path.suffix.lower() == ".raw" else 1)
+
+
 @dataclass(frozen=True)
 class ConvertJob:
     source: str
@@ -84,13 +96,19 @@ def convert(job: ConvertJob) -> Converted:
         raise ConversionError(f"unknown format {job.fmt!r}")
     AudioSegment.converter = job.ffmpeg
     try:
+        size = source.stat().st_size
+    except FileNotFoundError:
+        raise ConversionError(f"capture file {source} is missing") from None
+    if is_empty_capture(source, size):
+        raise EmptyCapture(f"{source.name} holds no audio ({size} bytes)")
+    try:
         seg = load(source, job.raw_rate)
     except FileNotFoundError:
         raise ConversionError(f"capture file {source} is missing") from None
     except Exception as exc:  # pydub raises several types for bad input; all mean "cannot decode"
         raise ConversionError(f"cannot decode {source.name}: {type(exc).__name__}: {str(exc)[-300:]}") from None
     if len(seg) == 0 or seg.frame_count() == 0:
-        raise ConversionError(f"{source.name} holds no audio")
+        raise EmptyCapture(f"{source.name} holds no audio (no sample frame)")
     source_duration = seg.frame_count() / seg.frame_rate
     seg, start_ms, end_ms = trim(seg, job.silence_dbfs)
     gain = loudness_gain(seg, job.target_dbfs, job.headroom_db)

@@ -26,6 +26,7 @@ from typing import Any
 from cti.ami import TOPIC_EVENT
 from recordings import links, retention
 from recordings.catalogue import Catalogue
+from recordings.convert import is_empty_capture
 from recordings.pipeline import Pipeline
 from recordings.settings import RecordingsSettings
 from recordings.storage import LocalStore, Store, StoreError
@@ -60,6 +61,13 @@ def find_capture(capture_dir: Path, uniqueid: str, extensions: list[str]) -> Pat
         if path.is_file():
             return path
     return None
+
+
+def _no_audio_yet(rec) -> bool:
+    try:
+        return is_empty_capture(Path(rec.source), Path(rec.source).stat().st_size)
+    except FileNotFoundError:
+        return False
 
 
 def make_store(settings: RecordingsSettings) -> Store:
@@ -122,7 +130,7 @@ class RecordingsPart:
         if self.ticket_lookup is None:
             self.ticket_lookup = self._find_ticket_lookup()
         self.pipeline = Pipeline(s, self.catalogue, self.store, self.bus.publish, self.link_for,
-                                 self.db_thread, pool=self._pool, clock=self.clock)
+                                 self.db_thread, pool=self._pool, clock=self.clock, was_answered=self._was_answered)
         await self.pipeline.start()
         await self.rescan()
         self._retention = asyncio.create_task(self._retention_loop(), name="recordings-retention")
@@ -174,6 +182,9 @@ class RecordingsPart:
         while len(self.answered) > MAX_ANSWERED:
             self.answered.popitem(last=False)
 
+    def _was_answered(self, rec) -> bool:
+        return rec.uniqueid in self.answered or bool(rec.linkedid and rec.linkedid in self.answered)
+
     async def recording_link(self, call_ids: Iterable[str]) -> str | None:
         """The signed link of the first of these calls that is recorded (or being recorded), else None."""
         if not self.settings.enabled or not self.secret or self.catalogue is None:
@@ -182,6 +193,8 @@ class RecordingsPart:
             uniqueid = self.answered.get(str(call_id))
             if uniqueid is None:
                 rec = await self.db(self.catalogue.find, str(call_id))
+                if rec is not None and rec.status == "pending" and await self.db(_no_audio_yet, rec):
+                    rec = None   # an unanswered caller's empty capture, about to be marked empty: no link
                 uniqueid = rec.uniqueid if rec is not None else None
             if uniqueid:
                 return self.link_for(uniqueid)

@@ -4,6 +4,9 @@ Jobs live in the catalogue, not in memory: a burst of hang-ups waits there, at m
 conversions run at once in a process pool (pydub's Python loops never block the event loop), a
 failed attempt is retried with a capped backoff, and the capture file is never deleted until a
 conversion succeeded. After ``max_attempts`` the recording is ``failed`` and its original stays.
+A capture with no audio of a call nobody answered (MixMonitor starts before Queue(), so every caller
+who gave up leaves a 0-byte ``.raw``) is not a failure: it is marked ``empty``, its file removed,
+logged once at INFO, never retried. An empty capture of an answered call is a lost recording: it fails.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recordings.catalogue import Catalogue, Recording
-from recordings.convert import ConversionError, ConvertJob, convert
+from recordings.convert import ConversionError, ConvertJob, EmptyCapture, convert, is_empty_capture
 from recordings.settings import RecordingsSettings
 from recordings.storage import Store, StoreError
 
@@ -73,8 +76,10 @@ class Pipeline:
     def __init__(self, settings: RecordingsSettings, catalogue: Catalogue, store: Store,
                  publish: Callable[[str, object], None], link_for: Callable[[str], str],
                  db_thread: ThreadPoolExecutor, pool: Executor | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 was_answered: Callable[[Recording], bool] = lambda rec: False) -> None:
         self.s = settings
+        self.was_answered = was_answered   # did an agent answer this call (AgentConnect seen)?
         self.catalogue = catalogue
         self.store = store
         self.publish = publish
@@ -158,6 +163,9 @@ class Pipeline:
             # MixMonitor may still be closing the file after the Hangup; look again shortly
             await self.db(self.catalogue.postpone, rec.uniqueid, now + self.s.settle_seconds)
             return
+        if st is not None and is_empty_capture(source, st.st_size):   # no need to start a worker for 0 bytes
+            await self._no_audio(rec, EmptyCapture(f"{source.name} holds no audio ({st.st_size} bytes)"))
+            return
         key = self.store.key_for(rec.uniqueid, rec.captured_at, self.s.format)
         job = ConvertJob(source=str(source), target=str(self.store.staging_path(key)), fmt=self.s.format,
                          bitrate=self.s.bitrate, target_dbfs=self.s.target_dbfs, headroom_db=self.s.headroom_db,
@@ -165,6 +173,9 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self.pool, convert, job)
+        except EmptyCapture as exc:
+            await self._no_audio(rec, exc)
+            return
         except ConversionError as exc:
             await self._failed(rec, str(exc))
             return
@@ -186,6 +197,14 @@ class Pipeline:
     @staticmethod
     def _drop_original(source: Path) -> None:
         source.unlink(missing_ok=True)
+
+    async def _no_audio(self, rec: Recording, exc: EmptyCapture) -> None:
+        if self.was_answered(rec):
+            await self._failed(rec, str(exc))
+            return
+        await self.db(self.catalogue.mark_empty, rec.uniqueid, self.clock())
+        await self.db(self._drop_original, Path(rec.source))
+        log.info("recording %s: call not answered, nothing to keep (%s); capture removed", rec.uniqueid, exc)
 
     async def _failed(self, rec: Recording, error: str) -> None:
         attempts = rec.attempts + 1

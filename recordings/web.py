@@ -65,6 +65,8 @@ class RecordingsApi:
         rec = await self._record(uniqueid)
         if rec.status == "deleted":
             raise web.HTTPGone(text="the recording was deleted by the retention policy")
+        if rec.status == "empty":
+            raise web.HTTPNotFound(text="nobody answered this call: it has no recording")
         if rec.status != "ready":
             return web.json_response({"error": "not ready", "status": rec.status,
                                       "detail": "the recording is still being converted"},
