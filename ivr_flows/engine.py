@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from cti.agi import AgiCall, CallHungUp
 from cti.agi.errors import AgiError
+from cti.messages import Rating
 from ivr_flows import variables as v
 from ivr_flows.interpreter import (
     NO_INPUT,
@@ -212,8 +213,8 @@ class FlowEngine:
             keys=state.keys if state is not None else "",
             tags=tuple(state.tags) if state is not None else (result.tags if result else ()),
             outcome=outcome, queue=result.queue if result else None, priority=result.priority if result else 0,
-            transfer=result.hotline if result else None, rating=state.rating if state is not None else None,
-            failure=failure)
+            transfer=result.hotline if result else None,
+            rating=Rating.from_label(state.rating) if state is not None else None, failure=failure)
         log.info("ivr %s %s caller=%s hotline=%s version=%s keys=%s outcome=%s queue=%s tags=%s%s",
                  script, call.uniqueid or "-", call.masked_caller, hotline or "-", version or "-",
                  record.keys or "-", outcome, record.queue or "-", ",".join(record.tags) or "-",

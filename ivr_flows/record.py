@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from cti.messages import Rating
+
 TOPIC_SESSION = "ivr.session"
 
 
@@ -16,6 +18,9 @@ class PathStep:
     flow: str
     node: str
     event: str          # "key 2", "no key", "working_time", "goto yiqilai", "queue enterprise"...
+
+    def __str__(self) -> str:
+        return f"{self.flow}/{self.node}: {self.event}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,7 @@ class IvrSession:
     queue: str | None = None
     priority: int = 0
     transfer: str | None = None
-    rating: str | None = None   # satisfied, basically_satisfied, dissatisfied (survey only)
+    rating: Rating | None = None  # the survey's answer (survey only); None: no valid key
     failure: str | None = None  # why the IVR sent the caller to the default queue
 
     def as_dict(self) -> dict:

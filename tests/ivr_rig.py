@@ -65,9 +65,11 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def rig(when: str = WORKDAY, flows_dir: Path = FLOWS, speed: float = 50.0, **settings):
+async def rig(when: str = WORKDAY, flows_dir: Path = FLOWS, speed: float = 50.0, bus: EventBus | None = None,
+              **settings):
+    """``bus``: a layer's bus, so its parts consume the sessions (default: a bus of the rig's own)."""
     s = flows_settings(flows_dir, **settings)
-    bus = EventBus()
+    bus = bus or EventBus()
     records: list[IvrSession] = []
     bus.subscribe(TOPIC_SESSION, lambda _t, record: records.append(record))
     store = build_store(s)

@@ -16,6 +16,8 @@ from ivr_rig import (
     rig,
 )
 
+from cti.messages import Rating
+
 # The caller's side of the main menu: the welcome (barge-in allowed), then the menu prompt.
 MENU = [("prompt",), ("prompt",), ("wait", 0.5)]
 
@@ -201,7 +203,7 @@ async def test_survey_ratings_are_recorded_with_the_call():
         for caller in [*callers.values(), silent]:
             await caller.wait_queued()
         ratings = {key: r.record_of(c, "survey").rating for key, c in callers.items()}
-        assert ratings == {"1": "satisfied", "2": "basically_satisfied", "3": "dissatisfied"}
+        assert ratings == {"1": Rating.SATISFIED, "2": Rating.BASICALLY_SATISFIED, "3": Rating.DISSATISFIED}
         assert r.channel_vars(callers["3"])["CTI_RATING"] == "dissatisfied"
         assert r.record_of(silent, "survey").rating is None
         assert r.record_of(silent, "survey").outcome == "survey"

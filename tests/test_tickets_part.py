@@ -8,10 +8,19 @@ from standardwebhooks.webhooks import Webhook
 from tickets_support import Receiver, free_port, make_secret, wait_for
 
 from cti.app import Layer
+from cti.messages import Rating
 from cti.settings import Settings
 from cti.tickets.part import TicketsPart
+from ivr_flows.record import IvrSession, PathStep
 
 SECRET = make_secret(11)
+
+
+def survey_session(caller: str, uniqueid: str, rating: Rating) -> IvrSession:
+    """What the IVR engine publishes after a survey answered with ``rating`` (see test_bus_seams for the real one)."""
+    return IvrSession(uniqueid=uniqueid, caller=caller, hotline="12345", script="survey", flow="survey",
+                      version="v1", started=0.0, ended=4.0, path=(PathStep("survey", "rate", f"key {int(rating)}"),),
+                      keys=str(int(rating)), tags=(), outcome="survey", rating=rating)
 
 
 def layer_settings(tmp_path, receiver: Receiver) -> Settings:
@@ -44,18 +53,13 @@ async def test_the_part_creates_delivers_and_takes_callbacks(tmp_path):
             # ...or in process.
             second = await part.tickets.create(request_type="report", caller_number="13900000002", agent="a1")
             # A finished IVR session with a "dissatisfied" survey rating makes a ticket by itself.
-            layer.bus.publish("ivr.session", {"caller_id": "13700000003", "uniqueid": "1700000000.7",
-                                              "path": ["main", "survey"], "rating": 3})
-            layer.bus.publish("ivr.session", {"caller_id": "13700000004", "rating": 1})
-            # An after-hours call for a parallel-merged department becomes that department's ticket.
-            layer.bus.publish("ivr.session", {"caller_id": "13700000005", "hotline": "95598",
-                                              "after_hours_department": "供电服务热线"})
-            await wait_for(lambda: len(receiver.unique) == 4)
+            layer.bus.publish("ivr.session", survey_session("13700000003", "1700000000.7", Rating.DISSATISFIED))
+            layer.bus.publish("ivr.session", survey_session("13700000004", "1700000000.8", Rating.SATISFIED))
+            await wait_for(lambda: len(receiver.unique) == 3)
             bodies = [json.loads(b)["data"] for _, b in receiver.requests]
             survey = next(d for d in bodies if d["source"] == "survey")
             assert survey["rating"] == 3 and survey["call_ids"] == ["1700000000.7"]
-            night = next(d for d in bodies if d["source"] == "after_hours")
-            assert (night["department"], night["hotline"], night["request_type"]) == ("供电服务热线", "95598", "help")
+            assert survey["caller_number"] == "13700000003" and survey["ivr_path"] == ["survey/rate: key 3"]
             assert {first["id"], second["id"]} < {d["id"] for d in bodies}
             # The backend's callback needs no token, only its signature.
             body = json.dumps({"type": "ticket.status", "timestamp": datetime.now(UTC).isoformat(),

@@ -7,25 +7,20 @@ import contextlib
 import logging
 from typing import Any
 
+from cti.messages import TOPIC_TICKET_REQUEST, Rating, TicketRequest
 from cti.tickets import deadlines
 from cti.tickets.api import TicketsApi
 from cti.tickets.db import make_engine, migrate
 from cti.tickets.dispatcher import Dispatcher
 from cti.tickets.outbox import Outbox
 from cti.tickets.service import TicketError, TicketService
+from ivr_flows import record as ivr_record
 
 log = logging.getLogger(__name__)
 
-TOPIC_IVR_SESSION = "ivr.session"
-TOPIC_REQUEST = "tickets.request"   # any part may publish a dict of ticket fields to have one made
-TOPIC_RECORDING_READY = "recording.ready"
-DISSATISFIED = 3
-
-
-def _field(record: Any, name: str, default: Any = None) -> Any:
-    if isinstance(record, dict):
-        return record.get(name, default)
-    return getattr(record, name, default)
+TOPIC_IVR_SESSION = ivr_record.TOPIC_SESSION
+TOPIC_REQUEST = TOPIC_TICKET_REQUEST   # any part without the tickets part in its process sends a TicketRequest
+TOPIC_RECORDING_READY = "recording.ready"   # recordings.pipeline.TOPIC_READY (not imported: no pydub here)
 
 
 class TicketsPart:
@@ -113,32 +108,18 @@ class TicketsPart:
         except Exception:
             log.exception("tickets: queueing recording.ready for call %s failed", ready.uniqueid)
 
-    def _on_request(self, _topic: str, fields: Any) -> None:
-        if isinstance(fields, dict):
-            self._spawn(dict(fields))
-        else:
-            log.error("tickets: %s message is not a dict of ticket fields", TOPIC_REQUEST)
+    def _on_request(self, _topic: str, request: TicketRequest) -> None:
+        self._spawn(request.create_kwargs())
 
-    def _on_ivr_session(self, _topic: str, record: Any) -> None:
-        """A finished IVR session: a 'dissatisfied' survey rating or an after-hours department call."""
-        common = {
-            "caller_number": str(_field(record, "caller_id", "") or _field(record, "caller_number", "") or ""),
-            "call_ids": [str(c) for c in [_field(record, "uniqueid")] if c],
-            "ivr_path": [str(p) for p in (_field(record, "path") or _field(record, "ivr_path") or [])],
-            "tags": [str(t) for t in (_field(record, "tags") or [])],
-            "recording_ref": _field(record, "recording_ref"),
-        }
-        if _field(record, "rating") == DISSATISFIED and self.settings.survey_tickets:
-            self._spawn(common | {"request_type": "complaint" if "complaint" in self.settings.request_types
-                                  else self.settings.request_types[0],
-                                  "source": "survey", "rating": DISSATISFIED,
-                                  "agent": _field(record, "agent"),
-                                  "summary": "满意度回访：不满意 (survey rating: dissatisfied)"})
-        department = _field(record, "after_hours_department")
-        if department:
-            wanted = _field(record, "request_type") or "help"
-            types = self.settings.request_types
-            self._spawn(common | {"request_type": wanted if wanted in types else types[0],
-                                  "source": "after_hours", "department": str(department),
-                                  "hotline": _field(record, "hotline"),
-                                  "summary": f"非工作时间来电，转{department}工单 (after-hours call for {department})"})
+    def _on_ivr_session(self, _topic: str, session: ivr_record.IvrSession) -> None:
+        """A finished IVR session: a 'dissatisfied' survey rating makes a survey ticket."""
+        if session.rating is not Rating.DISSATISFIED or not self.settings.survey_tickets:
+            return
+        types = self.settings.request_types
+        request = TicketRequest(
+            request_type="complaint" if "complaint" in types else types[0], source="survey",
+            caller_number=session.caller, call_ids=(session.uniqueid,) if session.uniqueid else (),
+            hotline=session.hotline or None, ivr_path=tuple(str(step) for step in session.path),
+            tags=session.tags, rating=session.rating,
+            summary=f"满意度回访：{session.rating.text} (survey rating: {session.rating.label})")
+        self._spawn(request.create_kwargs())
