@@ -4,7 +4,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 # System packages the suite needs; installed with apt only when missing.
-TEST_APT  := postgresql redis-server chromium fonts-wqy-zenhei ffmpeg
+TEST_APT  := postgresql redis-server chromium fonts-wqy-zenhei ffmpeg espeak-ng
 DEMO_APT  := ffmpeg
 
 .PHONY: demo test lint bench clean

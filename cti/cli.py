@@ -12,9 +12,10 @@ import sys
 from cti import logs
 from cti.settings import ConfigError, load_settings
 
-# Each part owns its subcommands: simulate-pbx, outbox, flows, report, hotlines, recordings, campaigns.
-PART_COMMANDS = ("cti.simulator.cli", "cti.tickets.cli", "ivr_flows.cli", "queue_monitor.cli", "cti.calls.cli",
-                 "recordings.cli", "cti.outbound.cli")
+# Each part owns its subcommands: simulate-pbx, outbox, flows, prompts, report, hotlines, recordings,
+# campaigns. "module" registers with its add_parser, "module:function" with that function.
+PART_COMMANDS = ("cti.simulator.cli", "cti.tickets.cli", "ivr_flows.cli", "ivr_flows.cli:add_prompts_parser",
+                 "queue_monitor.cli", "cti.calls.cli", "recordings.cli", "cti.outbound.cli")
 
 
 def _run_until_signal(main) -> int:
@@ -99,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="handler name, as in agi://host/<name>")
     p.set_defaults(func=cmd_agi_script)
 
-    for module in PART_COMMANDS:
-        importlib.import_module(module).add_parser(sub)
+    for entry in PART_COMMANDS:
+        module, _, adder = entry.partition(":")
+        getattr(importlib.import_module(module), adder or "add_parser")(sub)
     return parser
 
 

@@ -1,6 +1,7 @@
 """`cti flows check|simulate|graph`: validate the flows, walk one in the terminal, draw one.
+`cti prompts [list]|synth DIR`: which catalogue prompts Asterisk has audio for; placeholder audio.
 
-Wiring (cti/cli.py build_parser): ``from ivr_flows.cli import add_parser; add_parser(sub)``.
+Wiring (cti/cli.py build_parser): ``add_parser(sub)`` and ``add_prompts_parser(sub)``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,34 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     for flow in flows.flows.values():
         print(f"{flow.path}: flow {flow.name} OK ({len(flow.nodes)} nodes, {flow.digest})")
-    print(f"flows version {flows.version}: {len(flows.flows)} flow(s) OK")
+    warnings = _audio_warnings(flows, settings.sounds_dir, args.language) if settings.sounds_dir else []
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    print(f"flows version {flows.version}: {len(flows.flows)} flow(s) OK"
+          + (f"; {len(warnings)} warning(s): prompts without audio in {settings.sounds_dir}" if warnings else ""))
     return 0
+
+
+def _audio_warnings(flows, sounds_dir: Path, language: str) -> list[str]:
+    """``file:line: node <id>: warning: ...`` for each prompt a flow plays that Asterisk has no audio for."""
+    from ivr_flows.prompts import find_sound, flow_prompts, other_languages
+
+    found: dict[str, bool] = {}
+    out: list[str] = []
+    warned: set[tuple[str, str, str]] = set()
+    for flow in flows.flows.values():
+        for node, prompt in flow_prompts(flow):
+            if (flow.name, node.id, prompt.file) in warned:
+                continue   # a node may play the same prompt twice (greeting and retry): one warning
+            warned.add((flow.name, node.id, prompt.file))
+            if prompt.file not in found:
+                found[prompt.file] = find_sound(Path(sounds_dir), prompt.file, language) is not None
+            if not found[prompt.file]:
+                others = other_languages(Path(sounds_dir), prompt.file, language)
+                hint = f" (only for channel language {', '.join(others)})" if others else ""
+                out.append(f"{flow.path}:{node.line}: node {node.id}: warning: prompt '{prompt.file}' has no audio "
+                           f"in {sounds_dir} for channel language {language}{hint}")
+    return out
 
 
 def _when(text: str | None, tz: ZoneInfo) -> dt.datetime:
@@ -108,12 +135,84 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prompts_list(args: argparse.Namespace) -> int:
+    from ivr_flows.loader import read_catalogue
+    from ivr_flows.prompts import audit
+
+    settings = _settings(args)
+    catalogue = read_catalogue(Path(settings.prompts_dir))
+    if not catalogue:
+        print(f"no prompts: {Path(settings.prompts_dir) / 'catalogue.yaml'} is missing or empty", file=sys.stderr)
+        return 1
+    sounds = Path(args.sounds_dir) if args.sounds_dir else settings.sounds_dir
+    if sounds is None:
+        for name, entry in catalogue.items():
+            print(f"{name}\t{entry.get('text', '')}")
+        print(f"{len(catalogue)} prompt(s); audio not checked: set flows.sounds_dir (CTI_FLOWS_SOUNDS_DIR) "
+              f"or give --sounds-dir", file=sys.stderr)
+        return 0
+    if not sounds.is_dir():
+        print(f"warning: sounds folder {sounds} does not exist", file=sys.stderr)
+    rows = audit(catalogue, sounds, args.language)
+    for row in rows:
+        if row.path is not None:
+            state = f"有 present  {row.path.relative_to(sounds)}"
+        else:
+            state = "缺 MISSING" + (f"  (only under {', '.join(row.elsewhere)}/)" if row.elsewhere else "")
+        print(f"{row.name}\t{state}\t{row.text}")
+    missing = sum(row.path is None for row in rows)
+    print(f"{len(rows)} prompt(s), {len(rows) - missing} with audio, {missing} missing in {sounds} "
+          f"(channel language {args.language})", file=sys.stderr)
+    return 1 if missing and args.strict else 0
+
+
+def cmd_prompts_synth(args: argparse.Namespace) -> int:
+    from ivr_flows.loader import read_catalogue
+    from ivr_flows.prompts import SynthError, synthesize
+
+    settings = _settings(args)
+    catalogue = read_catalogue(Path(settings.prompts_dir))
+    if not catalogue:
+        print(f"no prompts: {Path(settings.prompts_dir) / 'catalogue.yaml'} is missing or empty", file=sys.stderr)
+        return 1
+    try:
+        done = synthesize(catalogue, Path(args.dir), force=args.force)
+    except SynthError as exc:
+        print(f"cti prompts synth: {exc}", file=sys.stderr)
+        return 2
+    for item in done:
+        print(f"{'wrote' if item.written else 'kept (exists; --force rewrites)'} {item.path}")
+    written = sum(item.written for item in done)
+    print(f"{written} prompt(s) synthesized, {len(done) - written} kept, in {args.dir} "
+          f"(8 kHz 16-bit mono WAV, espeak-ng Mandarin placeholders)")
+    return 0
+
+
+def add_prompts_parser(subparsers) -> argparse.ArgumentParser:
+    prompts = subparsers.add_parser("prompts", help="prompt audio: list with its state in Asterisk's sounds folder; synth")
+    prompts.add_argument("--sounds-dir", help="Asterisk's sounds folder (default: flows.sounds_dir)")
+    prompts.add_argument("--language", default="en",
+                         help="channel language Asterisk looks up prompts for (default: en, Asterisk's default)")
+    prompts.add_argument("--strict", action="store_true", help="exit 1 when a prompt has no audio")
+    prompts.set_defaults(func=cmd_prompts_list)
+    sub = prompts.add_subparsers(dest="prompts_command")
+    p = sub.add_parser("list", help="each catalogue prompt, its text, and whether Asterisk has its audio (default)")
+    p.set_defaults(func=cmd_prompts_list)
+    p = sub.add_parser("synth", help="write placeholder audio for every prompt (espeak-ng Mandarin, 8 kHz WAV)")
+    p.add_argument("dir", help="sounds folder to write into: DIR/<prompt name>.wav, e.g. DIR/cti12345/welcome.wav")
+    p.add_argument("--force", action="store_true", help="rewrite files that exist (default: keep them)")
+    p.set_defaults(func=cmd_prompts_synth)
+    return prompts
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     flows = subparsers.add_parser("flows", help="IVR flows: check, simulate, graph")
     sub = flows.add_subparsers(dest="flows_command", required=True)
 
-    p = sub.add_parser("check", help="validate every flow; all errors with file:line; non-zero on error")
+    p = sub.add_parser("check", help="validate every flow; all errors with file:line; non-zero on error; "
+                                     "warns about prompts without audio when flows.sounds_dir is set")
     p.add_argument("dir", nargs="?", help="flows directory (default: flows.flows_dir)")
+    p.add_argument("--language", default="en", help="channel language for the audio check (default: en)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("simulate", help="walk a flow in the terminal, printing prompts and decisions")

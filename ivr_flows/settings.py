@@ -18,6 +18,7 @@ def _split(value: Any) -> Any:
 class FlowsSettings(Section):
     flows_dir: Path = Path("config/flows")
     prompts_dir: Path = Path("config/prompts")
+    sounds_dir: Path | None = None   # Asterisk's sounds folder as the layer sees it; None: not configured
     entry_flow: str = "main"
     survey_flow: str = "survey"
     default_queue: str = "public"
@@ -35,6 +36,12 @@ class FlowsSettings(Section):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("sounds_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `sounds_dir: ""` in the file, or CTI_FLOWS_SOUNDS_DIR= in the environment: not configured
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("working_hours")
     @classmethod
