@@ -28,6 +28,7 @@ from ivr_flows.interpreter import (
     Interpreter,
     PlayPrompts,
 )
+from ivr_flows.model import KEYS, Prompt
 from ivr_flows.record import TOPIC_SESSION, IvrSession, PathStep
 from ivr_flows.store import FlowStore
 
@@ -138,38 +139,65 @@ class FlowEngine:
         return action
 
     async def _play(self, call: AgiCall, action: PlayPrompts) -> Input:
+        """Each prompt with its own STREAM FILE (AGI takes one file name); with ``action.escape`` a key
+        ends the list (barge-in) and is the input. A prompt that cannot be played is skipped."""
         for prompt in action.prompts:
             played = await call.stream_file(prompt.file, action.escape)
             if played.failed:
-                raise CallHungUp("caller hung up during a prompt")
+                await self._prompt_failed(call, prompt.file)
+                continue
             if played.digit:
                 return Input(played.digit)
         return Input("")
 
     async def _ask(self, call: AgiCall, action: AskDigits) -> Input:
-        prompt = "&".join(p.file for p in action.prompts)
-        simple = action.max_digits == 1 or (action.terminator == "#" and action.inter_timeout == action.first_timeout)
-        if simple:
-            got = await call.get_data(prompt, int(action.first_timeout * 1000), action.max_digits)
-            if got.failed:
-                raise CallHungUp("caller hung up during input")
-            return Input(got.digits, timed_out=got.timed_out or not got.digits) if got.digits else NO_INPUT
-        # Different first and inter-digit timeouts (or another terminator): the first key with GET DATA,
-        # the next ones one by one with WAIT FOR DIGIT.
-        got = await call.get_data(prompt, int(action.first_timeout * 1000), 1)
-        if got.failed:
-            raise CallHungUp("caller hung up during input")
-        digits = got.digits
+        """Play the prompts and collect up to ``action.max_digits`` keys (timeouts in seconds).
+
+        AGI plays one file per command: the earlier prompts go out as STREAM FILE with every key as an
+        escape digit (GET DATA lets any key cut its prompt too), the last one as GET DATA with the
+        first-key timeout. A key during an earlier prompt ends the list and is the first key; the
+        others are then read one by one with WAIT FOR DIGIT, as after GET DATA below.
+        """
+        *earlier, last = action.prompts or (Prompt(""),)  # GET DATA "" only waits (ast_app_getdata_full)
+        first_ms = int(action.first_timeout * 1000)
+        digits = ""
+        for prompt in earlier:
+            played = await call.stream_file(prompt.file, KEYS)
+            if played.failed:
+                await self._prompt_failed(call, prompt.file)
+                continue
+            if played.digit:
+                digits = played.digit
+                break
         if not digits:
-            return NO_INPUT
+            # GET DATA applies one timeout to every key and ends on '#': enough when the flow asks that.
+            simple = action.max_digits == 1 or (action.terminator == "#"
+                                                and action.inter_timeout == action.first_timeout)
+            got = await call.get_data(last.file, first_ms, action.max_digits if simple else 1)
+            if got.failed:
+                await self._prompt_failed(call, last.file)
+                return NO_INPUT
+            if not got.digits:
+                return NO_INPUT
+            if simple:
+                return Input(got.digits, timed_out=got.timed_out)
+            digits = got.digits
         while len(digits) < action.max_digits and not (action.terminator and digits.endswith(action.terminator)):
-            digit = await call.wait_for_digit(int(action.inter_timeout * 1000))
-            if call.hung_up:
+            got = await call.wait_for_digit(int(action.inter_timeout * 1000))
+            if got.failed and await call.confirm_hangup():
                 raise CallHungUp("caller hung up during input")
-            if not digit:
+            if not got.digits:
                 return Input(digits, timed_out=True)
-            digits += digit
+            digits += got.digits
         return Input(digits)
+
+    async def _prompt_failed(self, call: AgiCall, file: str) -> None:
+        """A prompt answered ``result=-1``: a hang-up raises CallHungUp; on a live channel the file could
+        not be played (missing, or a name Asterisk rejects): logged, and the flow goes on without it."""
+        if await call.confirm_hangup():
+            raise CallHungUp("caller hung up during a prompt")
+        log.warning("ivr prompt %r could not be played (200 result=-1 on a live channel: no such file?), "
+                    "going on without it: caller=%s uniqueid=%s", file, call.masked_caller, call.uniqueid or "-")
 
     async def _set(self, call: AgiCall, name: str, value: object) -> None:
         try:

@@ -1,10 +1,16 @@
 """The per-call context a handler receives: the environment plus typed AGI command helpers.
 
-Hang-up policy: a ``HANGUP`` line or a 511 answer sets ``call.hung_up``; helpers for dead-safe
-commands (GET/SET VARIABLE, VERBOSE, EXEC, ...) keep working, and the next command that is *not*
-dead-safe raises :class:`CallHungUp` without being sent. Playback and input helpers return
-gracefully on ``result=-1`` (``failed=True``), as Asterisk answers that while the hangup is still
-on its way (see the fixture ``hangup-during-ivr``).
+Hang-up policy: a ``HANGUP`` line or a 511 answer sets ``call.hung_up`` (so does the connection
+closing while a ``result=-1`` is being confirmed, below); helpers for dead-safe commands (GET/SET
+VARIABLE, VERBOSE, EXEC, ...) keep working, and the next command that is *not* dead-safe raises
+:class:`CallHungUp` without being sent.
+
+``200 result=-1`` alone is *not* a hang-up. Playback and input helpers return it as ``failed=True``:
+on a live channel it means Asterisk could not play the file (res_agi answers ``200 result=-1
+endpos=0`` to STREAM FILE / GET OPTION and ``200 result=-1`` to GET DATA for a file that does not
+exist, and each of them takes ONE file name: ``a&b`` is such a file). After a hang-up Asterisk
+answers the same, and its HANGUP line follows (fixture ``hangup-during-ivr``): a handler that must
+know which one it was asks :meth:`AgiCall.confirm_hangup`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cti.agi.errors import CallHungUp, CommandFailed, CommandTimeout
+from cti.agi.errors import CallHungUp, CommandFailed, CommandTimeout, PeerGone
 from cti.agi.protocol import AgiEnv, AgiResponse, ResponseAssembler, format_command, is_dead_safe, quote
 from cti.agi.transport import Transport
 from cti.privacy import mask_number
@@ -21,7 +27,11 @@ from cti.privacy import mask_number
 
 @dataclass(frozen=True, slots=True)
 class Playback:
-    """Result of STREAM FILE / GET OPTION: the escape digit pressed (or None) and where playback stopped."""
+    """Result of STREAM FILE / GET OPTION: the escape digit pressed (or None) and where playback stopped.
+
+    ``endpos`` is in samples (8000 a second for 8 kHz audio); ``failed`` is ``result=-1``: the file
+    could not be played, or the caller hung up (:meth:`AgiCall.confirm_hangup` tells which).
+    """
 
     digit: str | None
     endpos: int | None
@@ -30,7 +40,8 @@ class Playback:
 
 @dataclass(frozen=True, slots=True)
 class DigitInput:
-    """Result of GET DATA: the digits typed, whether input ended on the timeout, whether it failed."""
+    """Result of GET DATA / WAIT FOR DIGIT: the digits typed ('' for none), whether input ended on the
+    timeout, and ``failed`` for ``result=-1`` (no such prompt file, or a hang-up: see ``confirm_hangup``)."""
 
     digits: str
     timed_out: bool = False
@@ -137,14 +148,15 @@ class AgiCall:
         await self.command("ANSWER")
 
     async def stream_file(self, name: str, escape_digits: str = "", offset: int | None = None) -> Playback:
-        """Play a prompt; STREAM FILE answers the ASCII code of the escape digit (49 -> '1')."""
+        """Play ONE sound file (no ``&`` lists: that is Playback()'s syntax, not AGI's); STREAM FILE
+        answers the ASCII code of the escape digit pressed (49 -> '1'), 0 when none, -1 on failure."""
         parts = [quote(name), quote(escape_digits, always=True)]
         if offset is not None:
             parts.append(str(int(offset)))
         return _playback(await self.command(format_command("STREAM FILE", *parts)))
 
     async def get_option(self, name: str, escape_digits: str = "", timeout_ms: int | None = None) -> Playback:
-        """STREAM FILE that also waits ``timeout_ms`` for a digit after the prompt."""
+        """STREAM FILE of ONE file that also waits ``timeout_ms`` (milliseconds) for a digit after it."""
         parts = [quote(name), quote(escape_digits, always=True)]
         if timeout_ms is not None:
             parts.append(str(int(timeout_ms)))
@@ -152,7 +164,8 @@ class AgiCall:
         return _playback(await self.command(format_command("GET OPTION", *parts), timeout=self._longer(extra)))
 
     async def get_data(self, prompt: str, timeout_ms: int | None = None, max_digits: int | None = None) -> DigitInput:
-        """Play ``prompt`` and collect digits; GET DATA answers the digit string itself."""
+        """Play ONE file ``prompt`` and collect up to ``max_digits`` digits, each within ``timeout_ms``
+        milliseconds, ``#`` ending early; GET DATA answers the digit string itself."""
         parts = [quote(prompt)]
         if timeout_ms is not None or max_digits is not None:
             parts.append(str(int(timeout_ms or 0)))
@@ -164,10 +177,30 @@ class AgiCall:
             return DigitInput("", timed_out=False, failed=True)
         return DigitInput(response.result_text, timed_out=response.timeout)
 
-    async def wait_for_digit(self, timeout_ms: int = -1) -> str | None:
+    async def wait_for_digit(self, timeout_ms: int = -1) -> DigitInput:
+        """Wait up to ``timeout_ms`` milliseconds (-1: for ever) for one key; answers its ASCII code, 0 if none."""
         extra = max(timeout_ms, 0) / 1000
         response = await self.command(f"WAIT FOR DIGIT {int(timeout_ms)}", timeout=self._longer(extra))
-        return _digit(response.result)
+        if response.result == -1:
+            return DigitInput("", failed=True)
+        digit = _digit(response.result)
+        return DigitInput(digit, timed_out=False) if digit else DigitInput("", timed_out=True)
+
+    async def confirm_hangup(self) -> bool:
+        """After a ``200 result=-1``: True when the caller hung up, False when the channel is still live.
+
+        Asks NOOP (dead-safe, so it is answered either way) unless a hangup is already known. res_agi's
+        run_agi checks the channel after each command and, if it hung up, sends its HANGUP line
+        (FastAGI) or SIGHUP (process AGI) before it reads the next command: a hang-up shows before
+        NOOP's answer. A connection closed meanwhile is a hang-up too.
+        """
+        if not self.hung_up:
+            try:
+                await self.command("NOOP")
+            except PeerGone:
+                self.hung_up = True
+            self._note_transport_hangup()
+        return self.hung_up
 
     async def set_variable(self, name: str, value: object) -> None:
         await self.command(format_command("SET VARIABLE", quote(name), quote(value)))

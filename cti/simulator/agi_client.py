@@ -5,6 +5,11 @@ command (``200 result=...``); STREAM FILE answers ``result=0 endpos=N`` or the A
 pressed; GET DATA the digits, with `` (timeout)`` when the wait ran out; a hangup during a command
 answers ``result=-1`` followed by a bare ``HANGUP`` line; after hangup only dead-safe commands run,
 the others get 511; an unknown command gets 510.
+
+STREAM FILE, CONTROL STREAM FILE, GET OPTION and GET DATA take ONE file name, as on Asterisk 22:
+``a&b`` (Playback()'s list syntax) is a file that does not exist, answered at once, channel live,
+with ``200 result=-1 endpos=0`` (GET DATA: ``200 result=-1``) and no HANGUP line (res_agi's
+handle_streamfile / handle_getoption / ast_app_getdata_full). So are the names in ``missing_prompts``.
 """
 
 from __future__ import annotations
@@ -158,11 +163,19 @@ class AgiSession:
         return ""
 
     def _duration(self, prompt: str) -> float:
+        """Seconds of a Playback() argument, which may list files with ``&`` (AGI commands may not)."""
         cfg = self.pbx.config
         total = 0.0
         for part in prompt.split("&"):
             total += cfg.prompts.get(part, cfg.default_prompt)
         return total
+
+    def _missing(self, file: str) -> bool:
+        """True when Asterisk could not open ``file`` for an AGI media command."""
+        if "&" in file or file in self.pbx.config.missing_prompts:
+            log.warning("AGI on %s: file %s does not exist", self.ch.name, file)
+            return True
+        return False
 
     def _prompted(self) -> None:
         call = self.ch.call
@@ -171,6 +184,8 @@ class AgiSession:
 
     async def cmd_stream_file(self, args: list[str]) -> str:
         file, escape = args[0], (args[1] if len(args) > 1 else "")
+        if self._missing(file):
+            return f"200 result=-1 endpos={int(args[2]) if len(args) > 2 else 0}"
         duration = self._duration(file)
         start = self.pbx.clock.now()
         if escape:
@@ -183,11 +198,14 @@ class AgiSession:
         self.pbx.setvar(self.ch, "PLAYBACKSTATUS", "SUCCESS")
         return f"200 result={ord(digit) if digit else 0} endpos={endpos}"
 
-    cmd_control_stream_file = cmd_stream_file
+    async def cmd_control_stream_file(self, args: list[str]) -> str:
+        return await self.cmd_stream_file(args[:2])   # its third argument is skipms, not an offset
 
     async def cmd_get_option(self, args: list[str]) -> str:
         file, escape = args[0], (args[1] if len(args) > 1 else "")
         timeout = float(args[2]) / 1000 if len(args) > 2 else 5.0
+        if self._missing(file):
+            return "200 result=-1 endpos=0"
         self._prompted()
         start = self.pbx.clock.now()
         digit = await self._listen(self._duration(file), escape)
@@ -204,6 +222,8 @@ class AgiSession:
         if timeout <= 0:
             timeout = 6.0
         maxdigits = int(args[2]) if len(args) > 2 and args[2] else 1024
+        if file and self._missing(file):   # an empty name plays nothing and only waits
+            return "200 result=-1"
         self._prompted()
         keys = "0123456789*#"
         digits = ""

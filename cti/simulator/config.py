@@ -74,6 +74,8 @@ class SimConfig:
     # prompt name -> seconds; unknown prompts last default_prompt seconds
     prompts: dict[str, float] = field(default_factory=lambda: {"hello-world": 1.4, "beep": 0.25})
     default_prompt: float = 2.0
+    # prompt files not on the switch's disk: AGI STREAM FILE / GET DATA answer result=-1 for them
+    missing_prompts: set[str] = field(default_factory=set)
     # features.conf
     atxfer: str = "*2"
     blindxfer: str = "#1"
