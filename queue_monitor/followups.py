@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cti.messages import Rating
+from cti.outbound.followups import FOLLOWUP_TICKET, SURVEYED, TO_AGENT, FollowupAttempt
 from queue_monitor.tally import CountBoard, merge_counts
 
-# what cti.outbound.part publishes as "outcome" once the citizen gave a rating
-RATED = frozenset({"surveyed", "to_agent", "followup_ticket"})
+RATED = frozenset({SURVEYED, TO_AGENT, FOLLOWUP_TICKET})   # the outcomes of an attempt with a rating
 ANSWERED_UNRATED = frozenset({"no_input"})   # answered, hung up or keyed nothing before rating
-RATINGS = {1: "satisfied", 2: "basically_satisfied", 3: "dissatisfied"}
+RATINGS = {int(r): r.label for r in Rating}
 FIGURES = ("placed", "answered", "surveyed", "no_answer", "exhausted",
            "satisfied", "basically_satisfied", "dissatisfied", "settled_yes", "settled_no")
 LABELS = {"placed": "回访外呼 calls placed", "answered": "接听 answered", "surveyed": "完成回访 surveyed",
@@ -36,20 +37,12 @@ class FollowupRecord:
     at: float             # Asterisk clock
 
 
-def record_from(msg: dict, at: float) -> FollowupRecord | None:
-    """The record of an ``outbound.followup`` message, None when it names no follow-up or no outcome."""
-    fid, outcome = msg.get("id"), msg.get("outcome")
-    if fid is None or not outcome:
+def record_from(attempt: FollowupAttempt, at: float) -> FollowupRecord | None:
+    """The record of an ``outbound.followup`` message, None when it has no outcome."""
+    if not attempt.outcome:
         return None
-    rating = msg.get("rating")
-    rating = rating if rating in RATINGS else None
-    settled = msg.get("settled")
-    try:
-        attempt = int(msg.get("attempts") or 0)
-    except (TypeError, ValueError):
-        attempt = 0
-    return FollowupRecord(str(fid), attempt, str(outcome), msg.get("state") == "exhausted", rating,
-                          settled if isinstance(settled, bool) else None, at)
+    return FollowupRecord(str(attempt.id), attempt.attempts, attempt.outcome, attempt.state == "exhausted",
+                          None if attempt.rating is None else int(attempt.rating), attempt.settled, at)
 
 
 def counts(records: Iterable[FollowupRecord], start: float, end: float) -> dict[str, int]:

@@ -18,6 +18,9 @@ from aiohttp import WSMsgType, web
 
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
+from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
+from cti.outbound.linkage import TOPIC_LINKAGE, Handover
+from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
 from queue_monitor.cli import definitions, period
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
@@ -36,9 +39,6 @@ MAX_PENDING_ROWS = 100_000
 RECENT_CALLS = 10          # rows of the wall's 最近通话 panel
 MAX_REMEMBERED = 20_000    # callers and recordings remembered for that panel, oldest forgotten
 TOPIC_RECORDING_READY = "recording.ready"   # recordings.pipeline.TOPIC_READY (not imported: no pydub here)
-TOPIC_TEST_DIAL = "outbound.test_dial"       # cti.outbound.testdial: a DepartmentLeg of kind "test" (拨测)
-TOPIC_LINKAGE = "outbound.linkage"           # cti.outbound.part: {"direction": from_110|to_110, "call_id"}
-TOPIC_FOLLOWUP = "outbound.followup"         # cti.outbound.part: one finished follow-up attempt (回访)
 
 
 class MonitorPart:
@@ -101,16 +101,10 @@ class MonitorPart:
         if self._changed is not None:
             self._changed.set()
 
-    def _on_department_leg(self, _topic: str, leg) -> None:
-        if not isinstance(leg, DepartmentLeg):
-            log.warning("queue monitor: ignored a %s message that is not a DepartmentLeg", _topic)
-            return
+    def _on_department_leg(self, _topic: str, leg: DepartmentLeg) -> None:
         self._add_leg(leg)
 
-    def _on_test_dial(self, _topic: str, leg) -> None:
-        if not isinstance(leg, DepartmentLeg):
-            log.warning("queue monitor: ignored a %s message that is not a DepartmentLeg", _topic)
-            return
+    def _on_test_dial(self, _topic: str, leg: DepartmentLeg) -> None:
         if leg.kind != TEST_KIND:
             leg = replace(leg, kind=TEST_KIND)   # the topic says it is a test call
         if not leg.ringing_at:
@@ -125,22 +119,21 @@ class MonitorPart:
             if self._changed is not None:
                 self._changed.set()
 
-    def _on_linkage(self, _topic: str, msg) -> None:
-        direction = msg.get("direction") if isinstance(msg, dict) else None
-        if direction not in DIRECTIONS:
-            log.warning("queue monitor: ignored a %s message without a known direction: %r", _topic, msg)
+    def _on_linkage(self, _topic: str, handover: Handover) -> None:
+        if handover.direction not in DIRECTIONS:
+            log.warning("queue monitor: ignored a %s hand-over of unknown direction %r", _topic, handover.direction)
             return
-        record = LinkageRecord(str(msg.get("call_id") or ""), direction, self.now())
+        record = LinkageRecord(handover.call_id, handover.direction, self.now())   # counted on the monitor's clock
         if self.linkage.add(record):
             self.pending_linkage.append(record)
             del self.pending_linkage[:-MAX_PENDING_ROWS]
             if self._changed is not None:
                 self._changed.set()
 
-    def _on_followup(self, _topic: str, msg) -> None:
-        record = record_from(msg, self.now()) if isinstance(msg, dict) else None
+    def _on_followup(self, _topic: str, attempt: FollowupAttempt) -> None:
+        record = record_from(attempt, self.now())
         if record is None:
-            log.warning("queue monitor: ignored a %s message without a follow-up id and outcome: %r", _topic, msg)
+            log.warning("queue monitor: ignored a %s message without an outcome: %r", _topic, attempt)
             return
         if self.followups.add(record):
             self.pending_followups.append(record)

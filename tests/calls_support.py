@@ -67,7 +67,7 @@ class Centre:
         call = self.control.tracker.get(call_id)
         transfer = call.transfer if call else None
         if transfer is None:
-            transfer = next(t for t in reversed(self.transfers) if t["call_id"] == call_id)
+            transfer = next(t for t in reversed(self.transfers) if t.call_id == call_id)
             raise AssertionError(f"no live transfer on {call_id}: last published {transfer}")
         await until(lambda: transfer.state in states, timeout)
         return transfer

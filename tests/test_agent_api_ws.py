@@ -68,4 +68,4 @@ async def test_a_second_call_of_the_same_caller_shows_the_previous_one(tmp_path)
         await until(lambda: c.control.tracker.get(first) is None)
         await c.citizen(number="13600000009")
         pop = c.pops[-1]
-        assert [p["call_id"] for p in pop["previous_calls"]] == [first]
+        assert [p["call_id"] for p in pop.previous_calls] == [first]

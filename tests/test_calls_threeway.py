@@ -26,7 +26,7 @@ async def test_given_an_answered_call_when_threeway_and_agent_drops_off_then_cit
         assert agent_channel not in channels
         department = channels[t.recipient]
         assert department["BridgeId"] and department["BridgeId"] == channels[citizen_channel]["BridgeId"]
-        states = [m["state"] for m in c.transfers if m["call_id"] == call_id]
+        states = [m.state for m in c.transfers if m.call_id == call_id]
         assert states == ["requested", "ringing", "answered", "threeway", "handed_off"]
         figures = {f["number"]: f for f in c.control.stats.as_list()}
         assert figures["12315"]["answered_15s"] == 1 and figures["12315"]["answer_rate_15s"] == 1.0
@@ -134,5 +134,5 @@ async def test_given_a_finished_transfer_when_hangups_repeat_then_the_end_state_
         for _ in range(2):                                 # the same Hangup delivered twice
             c.control.on_ami_event("ami.event", hangup)
         assert t.state == "handed_off"
-        assert [m["state"] for m in c.transfers if m["call_id"] == call_id].count("handed_off") == 1
+        assert [m.state for m in c.transfers if m.call_id == call_id].count("handed_off") == 1
         assert c.control.stats.hotlines["12315"].offered == 1

@@ -39,8 +39,8 @@ async def test_given_no_answer_when_one_key_transfer_then_the_citizen_returns_to
         await c.control.transfer(call_id, "12366", "blind")
         t = await c.state(call_id, "returned")
         assert "back to the 12345 queue" in t.reason
-        told = [m for m in c.transfers if m["call_id"] == call_id and m["state"] == "returned"]
-        assert told and told[0]["agent"] == "6001"                          # pushed to that agent's desktop
+        told = [m for m in c.transfers if m.call_id == call_id and m.state == "returned"]
+        assert told and told[0].agent == "6001"                          # pushed to that agent's desktop
         rejoin = [m for m in c.events if m.name == "QueueCallerJoin" and m["Channel"] == citizen]
         assert len(rejoin) == 2 and rejoin[-1]["Queue"] == "public"         # never a dead end
         await until(lambda: c.control.tracker.get(call_id).agent_channel)  # another agent answers
@@ -56,8 +56,8 @@ async def test_given_3am_on_a_holiday_when_transfer_to_an_emergency_line_then_it
             await c.state(call_id, "threeway" if kind == "threeway" else "connected")
             flag = [m for m in c.events if m.name == "VarSet" and m["Variable"] == "__CTI_EMERGENCY"]
             assert flag, "the emergency flag travels with the call"
-            pushed = [m for m in c.transfers if m["call_id"] == call_id]
-            assert all(m["emergency"] for m in pushed)
+            pushed = [m for m in c.transfers if m.call_id == call_id]
+            assert all(m.emergency for m in pushed)
 
 
 async def test_given_after_hours_when_a_parallel_merged_department_is_asked_then_refused_and_a_ticket_is_made(tmp_path):

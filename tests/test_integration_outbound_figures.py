@@ -19,6 +19,7 @@ from outbound_support import outbound_settings
 
 from cti.app import Layer
 from cti.calls.part import CallsPart
+from cti.outbound.linkage import TO_110, TOPIC_LINKAGE, Handover
 from cti.outbound.part import OutboundPart
 from cti.simulator import SimConfig, Simulator
 from cti.simulator import outbound as sim_outbound
@@ -153,9 +154,10 @@ async def test_test_dials_and_linkage_survive_a_restart_of_the_layer(tmp_path):
     async with centre(tmp_path) as x:
         assert await x.outbound.test_round() == 2
         await until(lambda: len(x.monitor.test_dials.legs) == 2, 15)
-        x.c.layer.bus.publish("outbound.linkage", {"direction": "to_110", "call_id": "1700000000.5"})
-        x.c.layer.bus.publish("outbound.linkage", {"direction": "to_110", "call_id": "1700000000.5"})  # heard twice
-        x.c.layer.bus.publish("outbound.linkage", {"direction": "sideways"})                            # ignored
+        handover = Handover(TO_110, "1700000000.5", x.c.sim.clock.now(), "requested")
+        x.c.layer.bus.publish(TOPIC_LINKAGE, handover)
+        x.c.layer.bus.publish(TOPIC_LINKAGE, handover)                                      # heard twice
+        x.c.layer.bus.publish(TOPIC_LINKAGE, Handover("sideways", "1700000000.6", 0.0))     # ignored
     async with centre(tmp_path) as x:
         now = x.c.sim.clock.now()
         assert {r["number"] for r in x.monitor.test_dials.snapshot(now)} == {ANSWERS, SILENT}

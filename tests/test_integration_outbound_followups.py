@@ -18,6 +18,8 @@ from monitor_support import cti_report
 from outbound_support import outbound_settings
 
 from cti.app import Layer
+from cti.messages import Rating
+from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.part import OutboundPart
 from cti.simulator import SimConfig, Simulator
 from cti.simulator import outbound as sim_outbound
@@ -123,7 +125,7 @@ async def test_followup_calls_reach_the_wall_the_reports_and_survive_a_restart(t
     # a restarted layer shows the same counts on the wall; an attempt heard twice counts once
     async with centre(tmp_path) as x:
         assert x.monitor.followups.snapshot(x.sim.clock.now())["windows"]["today"] == EXPECTED
-        x.layer.bus.publish("outbound.followup", {"id": ids[0], "outcome": "surveyed", "rating": 1,
-                                                  "settled": True, "attempts": 1, "state": "done"})
-        x.layer.bus.publish("outbound.followup", {"outcome": "surveyed"})    # no follow-up id: ignored
+        x.layer.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(ids[0], "surveyed", 1, "done", "T1",
+                                                            Rating.SATISFIED, True))
+        x.layer.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(ids[0], "", 1, "done"))    # no outcome: ignored
         assert x.monitor.followups.snapshot(x.sim.clock.now())["windows"]["today"] == EXPECTED

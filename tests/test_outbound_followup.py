@@ -9,6 +9,7 @@ import datetime as dt
 from calls_support import until
 from outbound_support import outbound_centre, outbound_settings
 
+from cti.messages import Rating
 from cti.simulator.outbound import CitizenPhone
 
 
@@ -22,7 +23,7 @@ async def test_given_answering_citizen_when_followed_up_then_rating_stored_and_s
         await until(lambda: requests, 15)
         f = await c.outbound.store.get(fid)
         assert (f.state, f.rating, f.settled, f.attempts) == ("done", 3, False, 1)
-        assert requests[0]["rating"] == 3 and "T1" in requests[0]["summary"]
+        assert requests[0].rating is Rating.DISSATISFIED and "T1" in requests[0].summary
 
 
 async def test_given_silent_phone_when_followed_up_then_retried_with_spacing_up_to_limit(tmp_path):

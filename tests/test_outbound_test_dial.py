@@ -37,8 +37,8 @@ async def test_given_two_departments_when_test_dialled_twice_then_rates_and_aler
         assert 7.9 <= figures[ANSWERS]["mean_answer_seconds"] <= 8.6
         assert figures[SILENT]["answer_rate_15s"] == 0.0 and figures[SILENT]["consecutive_failures"] == 2
         assert all(leg.kind == "test" for leg in legs)
-        assert [a["number"] for a in alerts] == [SILENT]
-        assert requests and SILENT in requests[0]["summary"] and requests[0]["tags"] == ["拨测告警"]
+        assert [a.number for a in alerts] == [SILENT]
+        assert requests and SILENT in requests[0].summary and requests[0].tags == ("拨测告警",)
         async with aiohttp.ClientSession() as http:
             r = await http.get(f"http://127.0.0.1:{c.layer.http_port}/api/outbound/test-dial?token=desk-token")
             body = await r.json()

@@ -19,6 +19,10 @@ from playwright.async_api import async_playwright
 
 from cti.app import Layer
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
+from cti.messages import Rating
+from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
+from cti.outbound.linkage import FROM_110, TOPIC_LINKAGE, Handover
+from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
 from cti.simulator import AgentTiming, SimConfig, Simulator
 from queue_monitor.part import MonitorPart
@@ -165,9 +169,9 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
             assert "c-green" in await page.get_attribute(chip, "class")
             # a test call (拨测) gets its own marked chip; the citizens' chip is unchanged
             assert await page.inner_text('#linkage [data-f="from_110"]') == "0"
-            layer.bus.publish("outbound.test_dial", DepartmentLeg(
+            layer.bus.publish(TOPIC_TEST_DIAL, DepartmentLeg(
                 "test-12315-1", "12315", "市场监管局", "test", False, sim.clock.now() - 5, None, "no_answer"))
-            layer.bus.publish("outbound.linkage", {"direction": "from_110", "call_id": "1700000000.1"})
+            layer.bus.publish(TOPIC_LINKAGE, Handover(FROM_110, "1700000000.1", sim.clock.now(), "queued"))
             await page.wait_for_selector('[data-test-dial="12315"]', timeout=10000)
             test_chip = '[data-test-dial="12315"]'
             assert "拨测" in await page.inner_text(test_chip)
@@ -178,10 +182,8 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
                 "document.querySelector('#linkage [data-f=\"from_110\"]').textContent === '1'", timeout=10000)
             assert "110转12345 1 · 12345转110 0" in await page.inner_text("#linkage")
             # the follow-up calls (回访) on the same line: one surveyed and satisfied, one not answered
-            layer.bus.publish("outbound.followup", {"id": 7, "outcome": "surveyed", "rating": 1, "settled": True,
-                                                    "attempts": 1, "state": "done"})
-            layer.bus.publish("outbound.followup", {"id": 8, "outcome": "no_answer", "attempts": 1,
-                                                    "state": "pending"})
+            layer.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(7, "surveyed", 1, "done", "T7", Rating.SATISFIED, True))
+            layer.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(8, "no_answer", 1, "pending", "T8"))
             await page.wait_for_function(
                 "document.querySelector('#followups [data-f=\"placed\"]').textContent === '2'", timeout=10000)
             assert "回访 外呼 2 完成 1 满意 1/基本 0/不满意 0 未接 1" in await page.inner_text("#followups")

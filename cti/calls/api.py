@@ -12,8 +12,9 @@ from aiohttp import WSMsgType, web
 
 from cti.calls import transfer as tx
 from cti.calls.agents import Agents, check_id
+from cti.calls.messages import TOPIC_SCREEN_POP, TOPIC_TRANSFER, ScreenPop, TransferUpdate
 from cti.calls.openapi import document
-from cti.calls.service import TOPIC_SCREEN_POP, TOPIC_TRANSFER, CallControl, CallError
+from cti.calls.service import CallControl, CallError
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,13 @@ class AgentHub:
         self.sockets: dict[str, weakref.WeakSet] = defaultdict(weakref.WeakSet)
         self._tasks: set[asyncio.Task] = set()
         bus.subscribe(TOPIC_SCREEN_POP, self._push)
-        bus.subscribe(TOPIC_TRANSFER, lambda _t, m: self._push(_t, {"type": "transfer", **m}))
+        bus.subscribe(TOPIC_TRANSFER, self._push)
 
-    def _push(self, _topic: str, message: dict) -> None:
-        for ws in list(self.sockets.get(str(message.get("agent", "")), ())):
+    def _push(self, _topic: str, message: ScreenPop | TransferUpdate) -> None:
+        data = message.to_json()   # the WebSocket's JSON shape (type, agent, call_id...) is the API
+        for ws in list(self.sockets.get(str(message.agent or ""), ())):
             if not ws.closed:
-                task = asyncio.ensure_future(ws.send_json(message))
+                task = asyncio.ensure_future(ws.send_json(data))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 

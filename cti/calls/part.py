@@ -12,10 +12,9 @@ from cti.calls.api import AgentHub, CallsApi
 from cti.calls.service import CallControl
 from cti.calls.settings import CallsSettings
 from cti.hotlines import load_directory
+from ivr_flows.record import TOPIC_SESSION as TOPIC_IVR_SESSION
 
 log = logging.getLogger(__name__)
-
-TOPIC_IVR_SESSION = "ivr.session"   # ivr_flows.record.TOPIC_SESSION
 
 
 class CallsPart:

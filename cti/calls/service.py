@@ -18,18 +18,24 @@ from cti.ami import AmiError
 from cti.calendar import WorkCalendar
 from cti.calls import actions
 from cti.calls import transfer as tx
+from cti.calls.messages import (
+    TOPIC_AFTER_HOURS,
+    TOPIC_SCREEN_POP,
+    TOPIC_TRANSFER,
+    AfterHoursRequest,
+    ScreenPop,
+    TransferUpdate,
+)
 from cti.calls.settings import CallsSettings
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg, DepartmentStats
 from cti.calls.tracker import Call, CallTracker, Notice
 from cti.hotlines import Directory
+from cti.messages import TOPIC_TICKET_REQUEST, TicketRequest
 from cti.privacy import mask_number
+from ivr_flows.record import IvrSession
 
 log = logging.getLogger(__name__)
 
-TOPIC_SCREEN_POP = "calls.screen_pop"
-TOPIC_TRANSFER = "calls.transfer"
-TOPIC_AFTER_HOURS = "calls.after_hours_request"
-TOPIC_TICKET_REQUEST = "tickets.request"   # the tickets part makes a ticket from these fields
 
 
 class CallError(Exception):
@@ -52,7 +58,7 @@ class CallControl:
         self.clock = clock or (lambda: dt.datetime.now(self.tz))
         self.tracker = CallTracker(self.settings.department_context)
         self.stats = DepartmentStats()
-        self.sessions: dict[str, Any] = {}        # uniqueid -> IVR session record (ivr.session)
+        self.sessions: dict[str, IvrSession] = {}   # uniqueid -> the call's IVR session (ivr.session)
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=max(1, self.settings.history_per_caller)))
         self.make_ticket: TicketMaker | None = None
         self.ring_latencies: list[float] = []     # request -> department ringing, layer seconds
@@ -73,10 +79,9 @@ class CallControl:
         for notice in self.tracker.reconcile(snapshot.channels, now):
             self._handle(notice)
 
-    def on_ivr_session(self, _topic: str, record) -> None:
-        uid = getattr(record, "uniqueid", None) or (record.get("uniqueid") if isinstance(record, dict) else None)
-        if uid:
-            self.sessions[str(uid)] = record
+    def on_ivr_session(self, _topic: str, session: IvrSession) -> None:
+        if session.uniqueid:
+            self.sessions[session.uniqueid] = session
             while len(self.sessions) > 20_000:
                 self.sessions.pop(next(iter(self.sessions)))
 
@@ -107,7 +112,7 @@ class CallControl:
         t.published_state = t.state
         log.info("transfer %s of call %s to %s (%s%s): %s %s", t.id, call.id, t.number, t.kind,
                  ", emergency" if t.emergency else "", t.state, t.reason)
-        self.bus.publish(TOPIC_TRANSFER, {"agent": t.agent, "call_id": call.id, **t.as_dict()})
+        self.bus.publish(TOPIC_TRANSFER, TransferUpdate(**(t.as_dict() | {"call_id": call.id})))
         if t.done and t.ringing_at is not None and not t.leg_recorded:
             t.leg_recorded = True
             leg = DepartmentLeg(call.id, t.number, t.owner, t.kind, t.emergency, t.ringing_at,
@@ -120,25 +125,24 @@ class CallControl:
             session = self.sessions.get(call.id)
             self.history[call.caller].appendleft({
                 "call_id": call.id, "connected_at": call.connected_at, "queue": call.queue, "agent": call.agent,
-                "hotline": _field(session, "hotline") or "12345",
+                "hotline": session.hotline if session and session.hotline else "12345",
                 "transfers": [{"number": t.number, "kind": t.kind, "state": t.state} for t in call.transfers],
                 "tickets": list(call.tickets)})
 
     # -- the screen pop ---------------------------------------------------------------------------------
-    def screen_pop(self, call: Call) -> dict[str, Any]:
+    def screen_pop(self, call: Call) -> ScreenPop:
         session = self.sessions.get(call.id)
-        hotline = _field(session, "hotline") or "12345"
+        hotline = session.hotline if session and session.hotline else "12345"
         h = self.directory.get(hotline)
-        path = [f"{_field(s, 'flow')}/{_field(s, 'node')}: {_field(s, 'event')}"
-                for s in (_field(session, "path") or ())]
-        return {"type": "screen_pop", "agent": call.agent, "call_id": call.id, "caller": call.caller,
-                "caller_name": call.caller_name, "hotline": hotline,
-                "hotline_name": h.name if h else ("12345政务服务便民热线" if hotline == "12345" else ""),
-                "queue": call.queue, "wait_seconds": round(call.hold_seconds, 3),
-                "ivr_path": path, "ivr_keys": _field(session, "keys") or "",
-                "tags": list(_field(session, "tags") or ()), "ivr_outcome": _field(session, "outcome"),
-                "previous_calls": list(self.history.get(call.caller, ())),
-                "transfer": call.transfer.as_dict() if call.transfer and not call.transfer.done else None}
+        return ScreenPop(
+            agent=call.agent, call_id=call.id, caller=call.caller, caller_name=call.caller_name, hotline=hotline,
+            hotline_name=h.name if h else ("12345政务服务便民热线" if hotline == "12345" else ""),
+            queue=call.queue, wait_seconds=round(call.hold_seconds, 3),
+            ivr_path=tuple(str(step) for step in session.path) if session else (),
+            ivr_keys=session.keys if session else "", tags=session.tags if session else (),
+            ivr_outcome=session.outcome if session else None,
+            previous_calls=tuple(self.history.get(call.caller, ())),
+            transfer=call.transfer.as_dict() if call.transfer and not call.transfer.done else None)
 
     # -- requests ---------------------------------------------------------------------------------------
     def call(self, call_id: str) -> Call:
@@ -214,22 +218,21 @@ class CallControl:
     # -- ticket after hours -------------------------------------------------------------------------------
     async def _after_hours(self, call: Call, h) -> dict | None:
         session = self.sessions.get(call.id)
-        fields = {"request_type": self.settings.after_hours_request_type, "caller_number": call.caller,
-                  "call_ids": [call.id], "hotline": _field(session, "hotline") or None,
-                  "summary": f"非工作时间请求转接{h.name}({h.number})，转{h.owner}工单 "
-                             f"(after-hours request for {h.number})",
-                  "ivr_path": [f"{_field(s, 'flow')}/{_field(s, 'node')}" for s in (_field(session, "path") or ())],
-                  "tags": list(_field(session, "tags") or ()), "agent": call.agent or None,
-                  "department": h.owner, "source": "after_hours"}
-        self.bus.publish(TOPIC_AFTER_HOURS, fields | {"number": h.number})
+        request = TicketRequest(
+            request_type=self.settings.after_hours_request_type, source="after_hours", caller_number=call.caller,
+            call_ids=(call.id,), hotline=(session.hotline or None) if session else None,
+            summary=f"非工作时间请求转接{h.name}({h.number})，转{h.owner}工单 (after-hours request for {h.number})",
+            ivr_path=tuple(f"{s.flow}/{s.node}" for s in session.path) if session else (),
+            tags=session.tags if session else (), agent=call.agent or None, department=h.owner)
+        self.bus.publish(TOPIC_AFTER_HOURS, AfterHoursRequest(h.number, request))
         ticket = None
         if self.make_ticket is not None:
             try:
-                ticket = await self.make_ticket(**fields)
+                ticket = await self.make_ticket(**request.create_kwargs())
             except Exception as exc:   # the agent is told anyway; the request is logged for follow-up
                 log.error("calls: after-hours ticket for call %s failed: %s", call.id, exc)
         else:
-            self.bus.publish(TOPIC_TICKET_REQUEST, fields)
+            self.bus.publish(TOPIC_TICKET_REQUEST, request)
         if ticket:
             call.tickets.append(ticket.get("id"))
         return ticket
@@ -270,10 +273,3 @@ class CallControl:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
-
-def _field(record: Any, name: str, default: Any = None) -> Any:
-    if record is None:
-        return default
-    if isinstance(record, dict):
-        return record.get(name, default)
-    return getattr(record, name, default)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cti.messages import Rating
+
 RATING_PROMPT = "cti12345/followup-rating"    # 您好，这里是12345热线回访。满意请按1，基本满意请按2，不满意请按3。
 SETTLED_PROMPT = "cti12345/followup-settled"  # 您反映的问题是否已解决？已解决请按1，未解决请按2。
 THANKS_PROMPT = "cti12345/survey-thanks"
 TRANSFER_PROMPT = "cti12345/transfer-agent"   # 正在为您转接人工服务，请稍候。
-DISSATISFIED = 3
 
 
 @dataclass(frozen=True)
 class Answer:
     followup_id: int | None
-    rating: int | None
+    rating: Rating | None
     settled: bool | None
 
 
@@ -38,7 +39,7 @@ async def survey(call) -> Answer:
     fid = int(ext) if ext.isdigit() else None
     rating = await ask(call, RATING_PROMPT, "123")
     settled = await ask(call, SETTLED_PROMPT, "12") if rating is not None else None
-    return Answer(fid, int(rating) if rating else None, None if settled is None else settled == "1")
+    return Answer(fid, Rating.from_key(rating), None if settled is None else settled == "1")
 
 
 async def hand_to_queue(call, queue: str, timeout: int) -> None:

@@ -15,29 +15,26 @@ from zoneinfo import ZoneInfo
 
 from cti.ami import TOPIC_EVENT, AmiError
 from cti.calendar import WorkCalendar
+from cti.calls.messages import TOPIC_TRANSFER, TransferUpdate
 from cti.calls.stats import DepartmentLeg
 from cti.hotlines import PARALLEL, load_directory
+from cti.messages import TOPIC_TICKET_REQUEST, Rating, TicketRequest
 from cti.outbound import agi as followup_agi
 from cti.outbound.api import OutboundApi
+from cti.outbound.followups import FOLLOWUP_TICKET, SURVEYED, TO_AGENT, TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.handover import agents_free
-from cti.outbound.linkage import LinkageCounter
+from cti.outbound.linkage import TOPIC_LINKAGE, Handover, LinkageCounter
 from cti.outbound.originate import OriginateTracker, Outcome
 from cti.outbound.pacing import Pacer, allowed
 from cti.outbound.settings import OutboundSettings
 from cti.outbound.store import CLOSED_TICKETS, Store
 from cti.outbound.testdial import TEST_KIND, TOPIC_ALERT, TOPIC_TEST_DIAL, TestDialBook
 from cti.privacy import mask_number
+from cti.tickets.events import TOPIC_CALLBACK
 
 log = logging.getLogger(__name__)
 
-TOPIC_TRANSFER = "calls.transfer"
-TOPIC_CALLBACK = "tickets.callback"
-TOPIC_TICKET_REQUEST = "tickets.request"
-TOPIC_LINKAGE = "outbound.linkage"
-TOPIC_FOLLOWUP = "outbound.followup"
-RATING_TEXT = {1: "满意", 2: "基本满意", 3: "不满意"}
 FOLLOWUP_TAG = "回访"                     # on every ticket that carries a follow-up answer
-TO_AGENT, FOLLOWUP_TICKET = "to_agent", "followup_ticket"   # what became of a "dissatisfied"
 
 
 class OutboundPart:
@@ -125,15 +122,14 @@ class OutboundPart:
         if outcome is not None:
             self._spawn(self._on_outcome(outcome))
 
-    def _on_transfer(self, _topic: str, msg) -> None:
-        handover = self.linkage.on_transfer(msg, self.now())
+    def _on_transfer(self, _topic: str, update: TransferUpdate) -> None:
+        handover = self.linkage.on_transfer(update, self.now())
         if handover is not None:
             self._record_handover(handover)
 
-    def _record_handover(self, handover) -> None:
+    def _record_handover(self, handover: Handover) -> None:
         log.info("110 linkage: %s call %s", handover.direction, handover.call_id)
-        self.bus.publish(TOPIC_LINKAGE, {"direction": handover.direction, "call_id": handover.call_id,
-                                         **self.linkage.as_dict()})
+        self.bus.publish(TOPIC_LINKAGE, handover)
         self._spawn(self.store.add_linkage(handover.direction, handover.call_id, self.now(), handover.outcome))
 
     def _on_callback(self, _topic: str, event) -> None:
@@ -263,7 +259,7 @@ class OutboundPart:
                                     next_attempt_at=now + self.settings.retry_spacing)
             log.info("follow-up %s: %s, next attempt in %gs", fid, reason, self.settings.retry_spacing)
         state = "exhausted" if f.attempts >= self.settings.max_attempts else "pending"
-        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "outcome": reason, "attempts": f.attempts, "state": state})
+        self.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(fid, reason, f.attempts, state, f.ticket_id))
         self._wake.set()
 
     # -- the answered follow-up call --------------------------------------------------------------------
@@ -277,17 +273,16 @@ class OutboundPart:
         if answer.rating is None:
             await self._failed(fid, "no_input")
             return
-        outcome = "surveyed"
-        if answer.rating == followup_agi.DISSATISFIED:
+        outcome = SURVEYED
+        if answer.rating is Rating.DISSATISFIED:
             outcome = TO_AGENT if await self._agents_free() else FOLLOWUP_TICKET
         # stored and queued for the backend before the last prompt: a hangup there loses nothing
         await self.store.update(fid, state="done", rating=answer.rating, settled=answer.settled,
                                 last_outcome=outcome, updated_at=self.now())
         self._wake.set()
         log.info("follow-up %s: rating %s, settled %s, %s", fid, answer.rating, answer.settled, outcome)
-        self.bus.publish(TOPIC_FOLLOWUP, {"id": fid, "ticket_id": f.ticket_id, "outcome": outcome,
-                                          "rating": answer.rating, "settled": answer.settled,
-                                          "attempts": f.attempts, "state": "done"})
+        self.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(fid, outcome, f.attempts, "done", f.ticket_id,
+                                                         answer.rating, answer.settled))
         self._spawn(self._report(f, answer, call.uniqueid, outcome))
         if outcome == TO_AGENT:
             await followup_agi.hand_to_queue(call, self.settings.followup_queue, self.settings.followup_queue_timeout)
@@ -304,7 +299,7 @@ class OutboundPart:
             return False
         return agents_free(reply, queue)
 
-    async def _report(self, f, answer, uniqueid: str, outcome: str = "surveyed") -> None:
+    async def _report(self, f, answer, uniqueid: str, outcome: str = SURVEYED) -> None:
         """The answer is stored on the followed-up ticket and sent to the backend as ``ticket.followup``
         through the tickets outbox. A follow-up with no ticket of ours (an uploaded list), or a layer without
         the tickets part, sends it as a survey-source ticket (bus ``tickets.request`` without the part);
@@ -324,23 +319,25 @@ class OutboundPart:
             return
         settled = {True: "已解决", False: "未解决", None: "未回答"}[answer.settled]
         s = self.settings
-        dissatisfied = answer.rating == followup_agi.DISSATISFIED
+        dissatisfied = answer.rating is Rating.DISSATISFIED
         tags = [FOLLOWUP_TAG, f"回访工单:{f.ticket_id}"]
-        summary = (f"回访工单 {f.ticket_id}：{RATING_TEXT[answer.rating]}，{settled} "
-                   f"(follow-up of ticket {f.ticket_id}: rating {answer.rating}, settled {answer.settled})")
+        summary = (f"回访工单 {f.ticket_id}：{answer.rating.text}，{settled} "
+                   f"(follow-up of ticket {f.ticket_id}: rating {int(answer.rating)}, settled {answer.settled})")
         if outcome == TO_AGENT:
             tags.append("不满意转人工回访")
             summary += "；已转人工回访 (handed to an agent for a personal follow-up)"
         elif outcome == FOLLOWUP_TICKET:
             tags.append("不满意待人工回访")
             summary += "；坐席忙，请人工回访 (no agent free: personal follow-up needed)"
-        fields = {"request_type": s.dissatisfied_request_type if dissatisfied else s.answer_request_type,
-                  "caller_number": f.number, "call_ids": [uniqueid], "source": "survey", "rating": answer.rating,
-                  "urgency": "urgent" if outcome == FOLLOWUP_TICKET else "normal", "tags": tags, "summary": summary}
+        request = TicketRequest(
+            request_type=s.dissatisfied_request_type if dissatisfied else s.answer_request_type, source="survey",
+            caller_number=f.number, call_ids=(uniqueid,), rating=answer.rating,
+            urgency="urgent" if outcome == FOLLOWUP_TICKET else "normal", tags=tuple(tags), summary=summary)
         if self.tickets is None:
-            self.bus.publish(TOPIC_TICKET_REQUEST, fields)
+            self.bus.publish(TOPIC_TICKET_REQUEST, request)
             return
         try:
+            fields = request.create_kwargs()
             types = self.tickets.settings.request_types
             if fields["request_type"] not in types:
                 fields["request_type"] = types[0]
@@ -385,9 +382,9 @@ class OutboundPart:
                  "" if o.answer_seconds is None else f"{o.answer_seconds:.1f}s")
         if alert is None:
             return
-        log.warning("%s", alert["text"])
+        log.warning("%s", alert.text)
         self.bus.publish(TOPIC_ALERT, alert)
         if self.settings.test_dial_alert_ticket:
-            fields = {"request_type": self.settings.alert_request_type, "source": "layer",
-                      "department": alert["owner"] or None, "summary": alert["text"], "tags": ["拨测告警"]}
-            self.bus.publish(TOPIC_TICKET_REQUEST, fields)
+            self.bus.publish(TOPIC_TICKET_REQUEST, TicketRequest(
+                request_type=self.settings.alert_request_type, source="layer", department=alert.owner or None,
+                summary=alert.text, tags=("拨测告警",)))
