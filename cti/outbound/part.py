@@ -30,7 +30,7 @@ from cti.outbound.settings import OutboundSettings
 from cti.outbound.store import CLOSED_TICKETS, Store
 from cti.outbound.testdial import TEST_KIND, TOPIC_ALERT, TOPIC_TEST_DIAL, TestDialBook
 from cti.privacy import mask_number
-from cti.tickets.events import TOPIC_CALLBACK
+from cti.tickets.events import TOPIC_CALLBACK, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,8 @@ class OutboundPart:
         self.bus.publish(TOPIC_LINKAGE, handover)
         self._spawn(self.store.add_linkage(handover.direction, handover.call_id, self.now(), handover.outcome))
 
-    def _on_callback(self, _topic: str, event) -> None:
-        if getattr(event, "status", None) != "closed" or getattr(event, "outcome", "applied") != "applied":
+    def _on_callback(self, _topic: str, event: TicketEvent) -> None:
+        if event.status != "closed" or event.outcome != "applied":
             return
         if not self.settings.followup_enabled:
             return
