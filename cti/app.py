@@ -15,10 +15,10 @@ from typing import Any
 
 from cti import web
 from cti.agi import AgiServer, default_registry
-from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED, TOPIC_STATE, AmiClient
+from cti.ami import TOPIC_STATE, AmiClient
 from cti.bus import EventBus
 from cti.settings import Settings
-from queue_monitor.summary import LiveSummary
+from queue_monitor.summary import NO_MONITOR, summary_line
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,6 @@ class Layer:
                  parts: list[PartFactory] | None = None) -> None:
         s = self.settings = settings
         self.bus = bus or EventBus()
-        self.summary = LiveSummary(service_level=s.monitor.service_level_seconds)
-        self.bus.subscribe(TOPIC_EVENT, lambda _t, event: self.summary.on_event(event))
-        self.bus.subscribe(TOPIC_RESYNCED, lambda _t, snap: self.summary.on_resync(snap.queue_status))
         self.bus.subscribe(TOPIC_STATE, lambda _t, state: log.info("AMI session %s %s", *state))
         self.registry = default_registry()
         self.ami = AmiClient(
@@ -78,9 +75,18 @@ class Layer:
         log.info("FastAGI listening on %s:%s", s.agi.bind, self.agi.port)
         await self.ami.start(wait=False)  # reconnects in the background until Asterisk answers
 
+    @property
+    def monitor(self):
+        """The queue monitor part (queue_monitor.part.MonitorPart) among the parts, or None."""
+        from queue_monitor.part import MonitorPart
+        return next((p for p in self.parts if isinstance(p, MonitorPart)), None)
+
     def status_line(self) -> str:
-        """One line for the terminal: the AMI session, calls in the IVR, then each queue."""
-        return f"[AMI {self.ami.state}] IVR 语音导航中 in IVR {self.agi.stats.active} | {self.summary.line()}"
+        """One line for the terminal: the AMI session, calls in the IVR, then each queue as the monitor
+        counts it (the figures of /api/figures, today's window, under the configured presets)."""
+        monitor = self.monitor
+        queues = NO_MONITOR if monitor is None else summary_line(monitor.wall())
+        return f"[AMI {self.ami.state}] IVR 语音导航中 in IVR {self.agi.stats.active} | {queues}"
 
     async def print_status(self, stop: asyncio.Event, print_line: Callable[[str], None], interval: float,
                            alive: Callable[[], bool] = lambda: True) -> None:

@@ -423,6 +423,12 @@ class QueueEngine:
             self._maybe_forget(call)
 
     # -- output ---------------------------------------------------------------------------------------
+    def waiting(self, queues: Iterable[str]) -> int:
+        """Callers waiting now in any of ``queues`` (legs in a queue, not yet answered nor gone): the
+        snapshot's ``waiting``, without computing the windows."""
+        names = set(queues)
+        return sum(1 for leg in self.legs.values() if leg.queue in names and leg.outcome == "" and leg.left is None)
+
     def agents(self, queue: str | None, now: float) -> AgentCounts:
         """Agent states of one queue, or of the centre (each interface once) when ``queue`` is None."""
         talking = {leg.interface for leg in self.by_agent_channel.values()}

@@ -39,13 +39,15 @@ async def outbound_centre(tmp_path: Path, settings: OutboundSettings, parts=(), 
 @asynccontextmanager
 async def followup_centre(tmp_path: Path, settings: OutboundSettings, receiver, secret: str, speed: float = 40,
                           agents: tuple[str, ...] = ("6001", "6002"), **sim):
-    """The simulator and a layer running the real tickets part (delivering to ``receiver``) and the
-    outbound part, as default_parts() orders them: tickets first, outbound last."""
+    """The simulator and a layer running the real tickets part (delivering to ``receiver``), the queue
+    monitor (whose waiting callers pace the follow-ups) and the outbound part, as default_parts() orders
+    them: tickets first, outbound last."""
     from calls_support import settings_for
 
     from cti.app import Layer
     from cti.simulator import SimConfig, Simulator
     from cti.tickets.part import TicketsPart
+    from queue_monitor.part import MonitorPart
 
     simulator = Simulator(SimConfig(ami_port=0, agi_port=1, speed=speed, seed=1, **sim))
     await simulator.start()
@@ -54,9 +56,11 @@ async def followup_centre(tmp_path: Path, settings: OutboundSettings, receiver, 
     base = settings_for(tmp_path, simulator.ami_port)
     s = base.model_copy(update={"tickets": base.tickets.model_copy(update={
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "endpoint_url": receiver.url,
-        "secrets": [secret], "poll_interval": 0.05})})
-    layer = Layer(s, parts=[TicketsPart, lambda lay: OutboundPart(lay, settings)])
-    c = SimpleNamespace(sim=simulator, layer=layer, tickets=layer.parts[0], outbound=layer.parts[1], events=[])
+        "secrets": [secret], "poll_interval": 0.05}),
+        "monitor": base.monitor.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"})})
+    layer = Layer(s, parts=[TicketsPart, MonitorPart, lambda lay: OutboundPart(lay, settings)])
+    c = SimpleNamespace(sim=simulator, layer=layer, tickets=layer.parts[0], monitor=layer.parts[1],
+                        outbound=layer.parts[2], events=[])
     layer.bus.subscribe("ami.event", lambda _t, m: c.events.append(m))
     await layer.start()
     simulator.config.agi_port = layer.agi.port

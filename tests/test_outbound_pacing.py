@@ -28,7 +28,7 @@ async def test_given_callers_waiting_when_followups_due_then_held_until_queue_dr
                 await c.layer.ami.action({"Action": "Originate", "Channel": "Local/99@from-pstn",
                                           "Context": "caller", "Exten": "silent", "Priority": 1,
                                           "CallerID": f'"市民" <1380000020{i}>', "Timeout": 30000})
-            await wait_for(lambda: c.layer.summary.tally("public").waiting >= 4)
+            await wait_for(lambda: c.monitor.engine.waiting(["public"]) >= 4)
             for number in CITIZENS:
                 await part.schedule("list-2025", number)
             await wait_for(lambda: part.hold_reason and part.hold_reason.startswith("inbound callers waiting"))

@@ -18,15 +18,15 @@ from __future__ import annotations
 NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "FullyBooted": ("system", ("ami",)),
     "Shutdown": ("system", ("ami",)),
-    "QueueCallerJoin": ("agent", ("monitor", "calls", "summary")),
-    "QueueCallerLeave": ("agent", ("monitor", "summary")),
-    "QueueCallerAbandon": ("agent", ("monitor", "summary")),
+    "QueueCallerJoin": ("agent", ("monitor", "calls")),
+    "QueueCallerLeave": ("agent", ("monitor",)),
+    "QueueCallerAbandon": ("agent", ("monitor",)),
     "QueueMemberStatus": ("agent", ("monitor",)),
     "QueueMemberAdded": ("agent", ("monitor",)),
     "QueueMemberRemoved": ("agent", ("monitor",)),
     "QueueMemberPause": ("agent", ("monitor",)),
     "AgentCalled": ("agent", ("calls",)),
-    "AgentConnect": ("agent", ("monitor", "calls", "recordings", "summary")),
+    "AgentConnect": ("agent", ("monitor", "calls", "recordings")),
     "AgentComplete": ("agent", ("monitor",)),
     "AgentRingNoAnswer": ("agent", ("calls",)),
     "AgentDump": ("agent", ("calls",)),
@@ -35,7 +35,7 @@ NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "NewCallerid": ("call", ("calls",)),
     "Rename": ("call", ("calls",)),
     "HangupRequest": ("call", ("calls",)),
-    "Hangup": ("call", ("monitor", "calls", "recordings", "outbound", "summary")),
+    "Hangup": ("call", ("monitor", "calls", "recordings", "outbound")),
     "DialBegin": ("call", ("calls",)),
     "DialEnd": ("call", ("calls",)),
     "OriginateResponse": ("call", ("outbound",)),
@@ -54,7 +54,7 @@ NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "MixMonitorStop": ("call", ("recordings",)),
     "DTMFEnd": ("dtmf", ("calls",)),
     "UserEvent": ("user", ("monitor", "calls", "outbound")),
-    "VarSet": ("dialplan", ("monitor", "calls", "summary")),
+    "VarSet": ("dialplan", ("monitor", "calls")),
 }
 
 # VarSet variables the consumers read (names without the inheritance underscores).

@@ -87,6 +87,8 @@ class OutboundPart:
         self.linkage.from_110, self.linkage.to_110 = (await self.store.linkage_counts()).values()
         self.tickets = next((p.tickets for p in getattr(self.layer, "parts", ())
                              if hasattr(getattr(p, "tickets", None), "create")), None)
+        if getattr(self.layer, "monitor", None) is None:
+            log.warning("outbound: no queue monitor part; follow-ups are not held back for waiting inbound callers")
         self._task = asyncio.create_task(self._loop(), name="outbound-scheduler")
 
     async def stop(self) -> None:
@@ -169,9 +171,9 @@ class OutboundPart:
                 await asyncio.wait_for(self._wake.wait(), self.settings.tick)
 
     def inbound_waiting(self) -> int:
-        summary = getattr(self.layer, "summary", None)
-        queues = getattr(summary, "queues", {}) or {}
-        return sum(max(0, queues[q].waiting) for q in self.settings.inbound_queues if q in queues)
+        """Callers waiting now in the inbound queues, as the queue monitor counts them (0 without it)."""
+        monitor = getattr(self.layer, "monitor", None)
+        return 0 if monitor is None else monitor.engine.waiting(self.settings.inbound_queues)
 
     async def round(self) -> None:
         if self.ami.state != "connected":
