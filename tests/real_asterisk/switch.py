@@ -235,3 +235,18 @@ async def until(predicate, timeout: float = 30.0, what: str = "", seen=None) -> 
             detail = seen() if callable(seen) else seen
             raise AssertionError(f"waited {timeout} s for {what or predicate}; saw: {detail}")
         await asyncio.sleep(0.02)
+
+
+async def poll(fetch, accept, timeout: float = 30.0, what: str = "", interval: float = 0.05):
+    """Call ``await fetch()`` until ``accept(value)``; returns the value. On timeout, says what was
+    awaited and the last values seen."""
+    seen: list = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await fetch()
+        if accept(value):
+            return value
+        seen = (seen + [value])[-3:]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}; last seen: {seen}")
+        await asyncio.sleep(interval)
