@@ -3,6 +3,11 @@
 A *call* here is a citizen connected to an agent by a queue; its id is the Uniqueid of the citizen's
 queue channel (the same id the IVR session and the queue_log carry). The tracker routes each AMI
 event to the call's transfer state machine and says what the controller must do or tell.
+
+A party is who is in the bridge, not a channel name: when Asterisk optimises a Local pair away
+(core_local.c: LocalOptimizationBegin names the ;1 half and the channel that takes its place, which
+then enters the bridge) or renames a channel (Rename), the party follows to the new channel, and the
+old channel's hang-up (cause 16) is not the party's.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class CallTracker:
         self.department_context = department_context
         self.calls: dict[str, Call] = {}
         self.by_channel: dict[str, str] = {}          # citizen or agent channel -> call id
+        self._successor: dict[str, str] = {}          # Local ;1 half being optimised away -> its replacement
         self._joined: OrderedDict[str, float] = OrderedDict()
 
     # -- lookups ----------------------------------------------------------------------------------------
@@ -143,6 +149,41 @@ class CallTracker:
             return []
         return self._notice(call, call.transfer.on_recipient(channel, ts))
 
+    def _on_localoptimizationbegin(self, m, ts: float) -> list[Notice]:
+        one, source = m.get("LocalOneChannel", ""), m.get("SourceChannel", "")
+        if one and source:
+            self._successor[one] = source
+        return []
+
+    def _on_bridgeenter(self, m, ts: float) -> list[Notice]:
+        # The replacement of an optimised Local half is a party once it is in the bridge.
+        channel = m.get("Channel", "")
+        old = next((o for o, new in self._successor.items() if new == channel), None)
+        if old is not None:
+            del self._successor[old]
+            self._follow(old, channel)
+        return []
+
+    def _on_rename(self, m, ts: float) -> list[Notice]:
+        old, new = m.get("Channel", ""), m.get("Newname", "")
+        if old and new:
+            self._follow(old, new)
+        return []
+
+    def _follow(self, old: str, new: str) -> None:
+        """The party on channel ``old`` is now on ``new``: move every reference."""
+        cid = self.by_channel.pop(old, None)
+        if cid is not None:
+            self.by_channel[new] = cid
+        for call in self.calls.values():
+            if call.citizen == old:
+                call.citizen = new
+            if call.agent_channel == old:
+                call.agent_channel = new
+            t = call.transfer
+            if t is not None:
+                t.follow(old, new)
+
     def _on_dialbegin(self, m, ts: float) -> list[Notice]:
         call = self._by(m.get("Channel", ""))   # blind transfer: the citizen dials the department
         t = call.transfer if call else None
@@ -191,9 +232,11 @@ class CallTracker:
 
     def _on_hangup(self, m, ts: float) -> list[Notice]:
         channel, cause = m.get("Channel", ""), m.get("Cause", "")
+        self._successor.pop(channel, None)   # optimisation never completed: the entry is stale
         call = self._by_recipient(channel)
         if call is not None and call.transfer is not None:
-            if cause == "17" or channel.endswith(";1"):
+            # the department's own channel (or the busy far half of its Local pair)
+            if cause == "17" or channel == call.transfer.recipient:
                 return self._notice(call, call.transfer.on_recipient_hangup(cause, ts))
             return []
         call = self._by(channel)

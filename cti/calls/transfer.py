@@ -90,6 +90,15 @@ class Transfer:
             self.ended_at = ts
         return True
 
+    def follow(self, old: str, new: str) -> None:
+        """A party moved from channel ``old`` to ``new`` (Local optimisation, rename)."""
+        if self.recipient == old:
+            self.recipient = new
+        if self.initiator == old:
+            self.initiator = new
+        if self.transferred == old:
+            self.transferred = new
+
     def is_recipient(self, channel: str) -> bool:
         return bool(self.recipient) and leg_base(channel) == leg_base(self.recipient)
 
