@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from real_asterisk.switch import ROOT, Switch, find_lab, free_port
-
 from cti.app import Layer
 from cti.settings import Settings
+from real_asterisk.switch import ROOT, Switch, find_lab, free_port
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A working Wednesday morning: key 2 reaches 一企来 and departments answer, whatever the hour of the run.

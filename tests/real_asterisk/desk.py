@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from real_asterisk.conftest import TOKEN
-
 from cti.app import Layer
+from real_asterisk.conftest import TOKEN
 
 
 async def api(layer: Layer, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
