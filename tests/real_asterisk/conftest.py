@@ -6,6 +6,7 @@ Without a build the suite is skipped with the reason, except where ``CTI_REQUIRE
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -97,6 +98,28 @@ def pin_clocks(layer: Layer, when: dt.datetime = WORKING_MORNING) -> None:
             part.engine.clock = when.timestamp
         if isinstance(part, CallsPart):
             part.control.clock = lambda: when
+
+
+@contextlib.asynccontextmanager
+async def running_layer(switch: Switch, settings: Settings):
+    """The whole layer with ``settings`` (see ``layer_settings``), logged in to ``switch``, the observer
+    watching; stopped on exit. For tests that need overrides the ``layer`` fixture does not make."""
+    from cti.ami import AmiState
+    from real_asterisk.switch import until
+
+    lay = Layer(settings)
+    pin_clocks(lay)
+    await lay.start()
+    try:
+        if switch.observer is None:
+            await switch.observe()
+        await until(lambda: lay.ami.state == AmiState.CONNECTED, 20, "the layer's AMI login",
+                    lambda: lay.ami.state)
+        yield lay
+    finally:
+        await lay.stop()
+        if switch.observer is not None:
+            await switch.observer.close()   # its frames stay readable for the test's last checks
 
 
 @pytest.fixture

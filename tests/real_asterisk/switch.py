@@ -170,6 +170,16 @@ class Switch:
         assert resp.get("Response") == "Success", resp
         return caller
 
+    async def press(self, channel: str, digits: str) -> None:
+        """The party on ``channel`` presses ``digits`` now: AMI PlayDTMF sends each key out of that channel,
+        as the phone's SendDTMF would (for a citizen, its ``;1`` half: ``citizen_phone``)."""
+        assert self.observer is not None, "call observe() first"
+        for digit in digits:
+            resp = dict(await self.observer.action({"Action": "PlayDTMF", "Channel": channel, "Digit": digit,
+                                                    "Duration": 200}))
+            assert resp.get("Response") == "Success", (channel, digit, resp)
+            await asyncio.sleep(0.3)   # one key after the other, as a person presses them
+
     def agent(self, agent: str, ring: float = 1.0, talk: float = 3600.0, busy: bool = False) -> None:
         """How agent ``agent``'s phone (``Local/<agent>@agents/n``) behaves on the next calls."""
         self.db_put("agent", f"{agent}/ring", ring)
@@ -213,6 +223,12 @@ class Switch:
         except TimeoutError:
             seen = sorted({dict(f).get("Event", "") for f in self.observer.frames})
             raise AssertionError(f"no {name} {fields} within {timeout} s; events seen: {seen}") from None
+
+    def citizen_phone(self, citizen_channel: str) -> str:
+        """The citizen's phone: the ``;1`` half (context test-caller) of the Local pair whose ``;2`` half is
+        the call in [cti-inbound]."""
+        assert citizen_channel.endswith(";2"), citizen_channel
+        return citizen_channel[:-2] + ";1"
 
     async def queue_status(self, queue: str) -> dict[str, str]:
         """Asterisk's own counters of ``queue`` (QueueParams of a QueueStatus action)."""
