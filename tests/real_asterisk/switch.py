@@ -170,6 +170,21 @@ class Switch:
         assert resp.get("Response") == "Success", resp
         return caller
 
+    async def queue_caller(self, caller: str, patience: float, timeout: int = 600, name: str = "李四") -> None:
+        """A citizen put straight into queue ``public`` (the shipped Queue() path, no menu): hangs up after
+        ``patience`` s unless answered; Queue() itself lets go after ``timeout`` s."""
+        assert self.observer is not None, "call observe() first"
+        self._seq += 1
+        sid = f"{int(time.time() * 1000) % 10_000_000}{self._seq:03d}"
+        for family, key, value in (("qcaller", f"{caller}/timeout", timeout), ("caller", f"{sid}/delay", 0),
+                                   ("caller", f"{sid}/keys", "none"), ("caller", f"{sid}/stay", patience)):
+            put = dict(await self.observer.action({"Action": "DBPut", "Family": family, "Key": key, "Val": value}))
+            assert put.get("Response") == "Success", put
+        resp = dict(await self.observer.action({
+            "Action": "Originate", "Channel": f"Local/{caller}@test-queue", "Context": "test-caller", "Exten": sid,
+            "Priority": 1, "CallerID": f'"{name}" <{caller}>', "Async": "true", "Timeout": 30000}))
+        assert resp.get("Response") == "Success", resp
+
     async def press(self, channel: str, digits: str) -> None:
         """The party on ``channel`` presses ``digits`` now: AMI PlayDTMF sends each key out of that channel,
         as the phone's SendDTMF would (for a citizen, its ``;1`` half: ``citizen_phone``)."""
