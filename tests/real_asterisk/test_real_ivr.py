@@ -27,6 +27,8 @@ async def queued(switch, caller: str, timeout: float = 60.0) -> dict[str, str]:
     ("9", "supervision", ""),
     ("none", "public", ""),           # a caller who presses nothing still reaches an agent
     ("7ww1", "public", ""),           # an invalid key, the re-prompt, then a valid one
+    ("2", "enterprise", "企业"),       # key 2 alone: the 一企来 menu re-prompts, then its queue
+    ("2wwww1wwww1", "enterprise", "企业,政策咨询,税务"),   # 一企来 -> policy -> tax
 ])
 async def test_given_the_shipped_flows_when_a_caller_presses_a_key_then_the_ivr_routes_with_result_ok(
         switch, layer, keys, queue, tags):
@@ -35,4 +37,5 @@ async def test_given_the_shipped_flows_when_a_caller_presses_a_key_then_the_ivr_
     assert join["Queue"] == queue
     outcome = ivr_outcome(switch, join["Uniqueid"])
     assert outcome.get("CTI_RESULT") == "ok", outcome
+    assert set(filter(None, tags.split(","))) <= set(outcome.get("CTI_TAGS", "").split(",")), outcome
     assert "CTI IVR failed" not in switch.log_text()
