@@ -131,8 +131,10 @@ async def test_given_two_callers_waiting_when_asterisk_restarts_then_they_count_
     await login(layer, "6001", "public")
     caller = await switch.call(keys="1", key_delay=1.0)
     await until(lambda: switch.caller_events(caller, "AgentConnect"), 60, f"an agent to answer {caller}")
-    uniqueid = switch.caller_events(caller, "AgentConnect")[0]["Uniqueid"]
-    await hang_up(switch, switch.observer, uniqueid)
+    connect = switch.caller_events(caller, "AgentConnect")[0]
+    uniqueid = connect["Uniqueid"]
+    await switch.wait_event("Hangup", 30, Uniqueid=connect["DestUniqueid"])   # the agent ends the talk
+    await hang_up(switch, switch.observer, uniqueid)   # the citizen skips the survey
     await switch.wait_event("Hangup", 30, Uniqueid=uniqueid)
     tile = await poll(lambda: centre(layer), lambda t: today(t)["answered"] == 1 and today(t)["talk_count"] == 1,
                       15, "the new call answered on the wall")
