@@ -102,6 +102,9 @@ class QueueEngine:
         self.now = 0.0
         self.legs: dict[str, _Leg] = {}
         self.by_agent_channel: dict[str, _Leg] = {}
+        # Local ;1 half being optimised away -> the channel that takes its place (core_local.c): the agent
+        # is on that channel from then on, and the ;1 half's hang-up does not end the talk.
+        self._successor: dict[str, str] = {}
         self.calls: dict[str, _Call] = {}
         self.call_vars: dict[str, dict[str, str]] = {}
         self.scopes: dict[tuple[str, str], ScopeWindows] = {}
@@ -114,6 +117,7 @@ class QueueEngine:
             "QueueCallerJoin": self._join, "AgentConnect": self._connect,
             "QueueCallerAbandon": self._abandon, "QueueCallerLeave": self._leave,
             "VarSet": self._varset, "UserEvent": self._userevent, "Hangup": self._hangup,
+            "LocalOptimizationBegin": self._local_optimization,
             "AgentComplete": self._complete, "QueueMemberStatus": self._member,
             "QueueMemberAdded": self._member, "QueueMemberPause": self._member,
             "QueueMemberPaused": self._member, "QueueMemberRemoved": self._member_removed,
@@ -239,10 +243,23 @@ class QueueEngine:
             return self._settle(leg, "timeout" if status in TIMEOUT_STATUSES else "abandoned", leg.left)
         return []
 
+    def _local_optimization(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
+        one, source = ev.get("LocalOneUniqueid", ""), ev.get("SourceUniqueid", "")
+        if one in self.by_agent_channel and source:
+            self._successor[one] = source
+        return []
+
     def _hangup(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
         uid = ev.get("Uniqueid", "")
         out: list[QueueCall] = []
         agent_leg = self.by_agent_channel.get(uid)
+        successor = self._successor.pop(uid, None)
+        if agent_leg is not None and successor is not None:
+            # an optimised-away Local half (cause 16): the agent talks on from the channel that replaced it
+            del self.by_agent_channel[uid]
+            agent_leg.agent_uid = successor
+            self.by_agent_channel[successor] = agent_leg
+            agent_leg = None
         if agent_leg is not None:  # the agent left (hung up, or handed over in a three-way call)
             out += self._end_talk(agent_leg, ts)
         leg = self.legs.get(uid)
@@ -298,6 +315,7 @@ class QueueEngine:
                     t.add_talk(talk)
         if leg.agent_uid:
             self.by_agent_channel.pop(leg.agent_uid, None)
+            self._successor.pop(leg.agent_uid, None)
         self._close_leg(leg)
         return [QueueCall(leg.uniqueid, leg.linkedid, leg.queue, call.hotline if call else self.config.default_hotline,
                           leg.join, leg.left or leg.connect, "answered", leg.connect, ts, leg.agent,

@@ -36,7 +36,7 @@ NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "DialEnd": ("call", ("calls",)),
     "OriginateResponse": ("call", ("ami",)),
     "BridgeEnter": ("call", ("calls",)),
-    "LocalOptimizationBegin": ("call", ("calls",)),
+    "LocalOptimizationBegin": ("call", ("calls", "monitor")),
     "AttendedTransfer": ("call", ("calls",)),
     "BlindTransfer": ("call", ("calls",)),
     "Unhold": ("call", ("calls",)),
