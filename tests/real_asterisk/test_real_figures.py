@@ -133,10 +133,10 @@ async def test_given_a_directly_merged_hotline_when_a_citizen_calls_it_then_the_
         switch, layer):
     switch.agent("6001", ring=0.5, talk=2)
     await login(layer, "6001", "public")
-    caller = await switch.call(dialled="12315", keys="1")
+    caller = await switch.call(dialled="12316", keys="1")
     status, wall = await poll(lambda: api(layer, "GET", "/api/figures"),
-                              lambda r: r[1]["hotlines"].get("12315", {}).get("windows", {}).get("total", {})
-                              .get("answered") == 1, 60, "the 12315 call answered under hotline 12315")
+                              lambda r: r[1]["hotlines"].get("12316", {}).get("windows", {}).get("total", {})
+                              .get("answered") == 1, 60, "the 12316 call answered under hotline 12316")
     assert wall["hotlines"].get("12345", {}).get("windows", {}).get("total", {}).get("offered", 0) == 0
     tags = [e.get("Value", "") for e in switch.caller_events(caller, "VarSet") if e.get("Variable", "").lstrip("_") == "CTI_TAGS"]
-    assert tags and "热线:12315" in tags[-1].split(","), tags
+    assert tags and "热线:12316" in tags[-1].split(","), tags
