@@ -2,14 +2,25 @@
 
 Validated once at start; a wrong type, an unknown key or an unusable path stops the start with a
 message naming the key. ``cti check-config`` runs the same validation.
+
+One environment form per setting type (``env_value``; documented in config/cti.yaml's header and the
+README's Configuration section):
+
+- a scalar (text, number of seconds, boolean, path, choice) as itself: ``CTI_AMI_PORT=5038``,
+  ``CTI_RECORDINGS_ENABLED=false``; an empty value for an optional path means "not set";
+- a list as JSON (``CTI_FLOWS_WORKING_HOURS='["08:30-12:00","13:30-17:30"]'``) or, for a list of
+  scalars, comma-separated (``CTI_OUTBOUND_TEST_DIAL_NUMBERS=12315,12369``; empty: the empty list);
+- a map or a nested section as a JSON object (``CTI_MONITOR_WINDOWS='{"15m": 900, "1h": 3600}'``).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import types
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -140,38 +151,88 @@ class Settings(Section):
         return self
 
 
-def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str], list[str]]:
-    """Map CTI_SECTION_KEY variables onto the settings tree; return (values, sources, unknown names)."""
+def _shape(annotation: Any) -> str:
+    """``"map"`` (dict or nested model), ``"list"`` (of scalars), ``"json_list"`` (of maps) or ``"scalar"``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _shape(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        shapes = {_shape(a) for a in get_args(annotation) if a is not type(None)}
+        return shapes.pop() if len(shapes) == 1 else "scalar"
+    if origin is dict or (isinstance(annotation, type) and issubclass(annotation, (dict, BaseModel))):
+        return "map"
+    if origin in (list, tuple, set, frozenset):
+        items = [a for a in get_args(annotation) if a is not Ellipsis]
+        return "list" if all(_shape(a) == "scalar" for a in items) else "json_list"
+    return "scalar"
+
+
+def env_value(annotation: Any, raw: str) -> Any:
+    """The value of environment text ``raw`` for a setting typed ``annotation`` (the module's forms).
+
+    A scalar stays text (pydantic converts it as it converts YAML text); a list or map given as JSON is
+    decoded; a list of scalars may be comma-separated. Raises ValueError saying the expected form.
+    """
+    shape = _shape(annotation)
+    if shape == "scalar":
+        return raw
+    text = raw.strip()
+    if text[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if shape == "list":
+        return [item.strip() for item in text.split(",") if item.strip()]
+    expected = "a JSON object, e.g. {\"key\": 1}" if shape == "map" else "a JSON list of objects"
+    raise ValueError(f"expects {expected}")
+
+
+def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str], list[str],
+                                                       list[str]]:
+    """Map CTI_SECTION_KEY variables onto the settings tree.
+
+    Returns (values, sources, unknown names, problems): each value already in its type's form (see
+    ``env_value``), sources maps a key path to its variable, problems name the variable and the key.
+    """
     values: dict[str, Any] = {}
     sources: dict[tuple[str, ...], str] = {}
-    known: dict[str, tuple[str, ...]] = {}
+    known: dict[str, tuple[tuple[str, ...], Any]] = {}
     for name, field in Settings.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for key in annotation.model_fields:
-                known[f"{ENV_PREFIX}{name}_{key}".upper()] = (name, key)
+            for key, sub in annotation.model_fields.items():
+                known[f"{ENV_PREFIX}{name}_{key}".upper()] = ((name, key), sub.annotation)
         else:
-            known[f"{ENV_PREFIX}{name}".upper()] = (name,)
-    unknown = []
+            known[f"{ENV_PREFIX}{name}".upper()] = ((name,), annotation)
+    unknown, problems = [], []
     for var, raw in environ.items():
         if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG:
             continue
-        path = known.get(var)
-        if path is None:
+        if var not in known:
             unknown.append(var)
+            continue
+        path, annotation = known[var]
+        try:
+            value = env_value(annotation, raw)
+        except ValueError as exc:
+            problems.append(f"{'.'.join(path)} (from {var}): {exc}, got {raw!r}")
             continue
         sources[path] = var
         node = values
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = raw
-    return values, sources, unknown
+        node[path[-1]] = value
+    return values, sources, unknown, problems
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """The file's sections with the environment's keys put in; a key's value is replaced whole (a map
+    from the environment is the new map, not merged into the file's)."""
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        section = out.get(key)
+        out[key] = {**section, **value} if isinstance(value, dict) and isinstance(section, dict) else value
     return out
 
 
@@ -191,15 +252,17 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         data = loaded or {}
     elif explicit:
         raise ConfigError(f"{path}: settings file not found")
-    overrides, sources, unknown = _env_overrides(environ)
-    problems = [f"{var}: unknown setting (no such key in {path})" for var in sorted(unknown)]
+    overrides, sources, unknown, env_problems = _env_overrides(environ)
+    problems = [f"{var}: unknown setting (no such key in {path})" for var in sorted(unknown)] + env_problems
     try:
         settings = Settings.model_validate(_merge(data, overrides))
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
             key = ".".join(loc)
-            where = f" (from {sources[loc]})" if loc in sources else ""
+            # an item of a list or map set from the environment names the variable of the whole value
+            source = next((sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), None)
+            where = f" (from {source})" if source else ""
             got = f", got {err['input']!r}" if err["type"] != "extra_forbidden" else ""
             message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"{key}{where}: {message}{got}")
