@@ -8,6 +8,7 @@ features (:mod:`.features`) drive the channels through the methods below.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import deque
@@ -87,6 +88,7 @@ class InboundCall:
 
 class Pbx:
     def __init__(self, config: SimConfig, clock: Clock, queue_log: QueueLog | None = None) -> None:
+        self._instant: float | None = None   # see instant()
         self.config = config
         self.clock = clock
         self.queue_log = queue_log or QueueLog(None, clock)
@@ -149,9 +151,24 @@ class Pbx:
         return self.config.departments.get(exten, self.config.default_department)
 
     # -- events -------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def instant(self):
+        """One reading of the clock (epoch seconds) for a figure and every event sent meanwhile, as
+        app_queue stamps and counts a call from one time(); nested uses share the outer reading. Without it
+        a fast clock can put a figure and its event on either side of a whole second."""
+        if self._instant is not None:
+            yield self._instant
+            return
+        self._instant = self.clock.now()
+        try:
+            yield self._instant
+        finally:
+            self._instant = None
+
     def emit(self, name: str, fields: list[tuple[str, str]]) -> None:
+        stamp = self.clock.now() if self._instant is None else self._instant
         message = [("Event", name), ("Privilege", PRIVILEGE.get(name, "call,all")),
-                   ("Timestamp", f"{self.clock.now():.6f}")] + fields
+                   ("Timestamp", f"{stamp:.6f}")] + fields
         for listener in list(self.listeners):
             try:
                 listener(message)

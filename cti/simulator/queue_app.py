@@ -66,24 +66,24 @@ class QueueApp:
     async def run(self, q: Channel, name: str, app_data: str, timeout: int, priority: int) -> str:
         """Queue(name,...) on channel ``q``: 'gone' when the channel ended inside, else 'timeout'/'continue'."""
         pbx = self.pbx
-        now = pbx.clock.now()
-        pbx.newexten(q, "Queue", app_data, priority)
-        queue = pbx.queues.get(name)
-        if queue is None:
-            log.warning("Queue(%s): no such queue", name)
-            pbx.setvar(q, "QUEUESTATUS", "UNKNOWN")
-            return "continue"
-        for var in _TIMING_VARS:
-            pbx.setvar(q, var, "")
-        entry = QueueEntry(q, queue, now, timeout, now)
-        if not queue.callers:
-            pbx.device_state(f"Queue:{name}", "RINGING")
-        queue.callers.append(entry)
-        entry.pos = entry.orig_pos = len(queue.callers)
-        pbx.chan_event("QueueCallerJoin", q, [("Queue", name), ("Position", str(entry.pos)),
-                                              ("Count", str(len(queue.callers)))])
-        num = q.cid_num if q.cid_num != "<unknown>" else ""
-        pbx.queue_log.write(q.uniqueid, name, "NONE", "ENTERQUEUE", "", num, entry.pos)
+        with pbx.instant() as now:   # the join's Timestamp is the entry's start
+            pbx.newexten(q, "Queue", app_data, priority)
+            queue = pbx.queues.get(name)
+            if queue is None:
+                log.warning("Queue(%s): no such queue", name)
+                pbx.setvar(q, "QUEUESTATUS", "UNKNOWN")
+                return "continue"
+            for var in _TIMING_VARS:
+                pbx.setvar(q, var, "")
+            entry = QueueEntry(q, queue, now, timeout, now)
+            if not queue.callers:
+                pbx.device_state(f"Queue:{name}", "RINGING")
+            queue.callers.append(entry)
+            entry.pos = entry.orig_pos = len(queue.callers)
+            pbx.chan_event("QueueCallerJoin", q, [("Queue", name), ("Position", str(entry.pos)),
+                                                  ("Count", str(len(queue.callers)))])
+            num = q.cid_num if q.cid_num != "<unknown>" else ""
+            pbx.queue_log.write(q.uniqueid, name, "NONE", "ENTERQUEUE", "", num, entry.pos)
         call = q.call
         if call is not None:
             call.entry, call.queue_name = entry, name
@@ -269,10 +269,11 @@ class QueueApp:
             pbx.queue_log.write(q.uniqueid, queue.name, att.member.name, "RINGCANCELED", ms)
             att.settle("cancel")
         self._wait_vars(e)
-        pbx.setvar(q, "ABANDONED", "TRUE")
-        wait = queue.record_abandon(e.enter, pbx.clock.now())
-        pbx.chan_event("QueueCallerAbandon", q, [("Queue", queue.name), ("Position", str(e.pos)),
-                                                 ("OriginalPosition", str(e.orig_pos)), ("HoldTime", str(wait))])
+        with pbx.instant() as left:
+            pbx.setvar(q, "ABANDONED", "TRUE")
+            wait = queue.record_abandon(e.enter, left)
+            pbx.chan_event("QueueCallerAbandon", q, [("Queue", queue.name), ("Position", str(e.pos)),
+                                                     ("OriginalPosition", str(e.orig_pos)), ("HoldTime", str(wait))])
         pbx.queue_log.write(q.uniqueid, queue.name, "NONE", "ABANDON", e.pos, e.orig_pos, wait)
         if att is not None:
             pbx.device_state(f"Local/{att.member.exten}@agents", "NOT_INUSE")
@@ -302,10 +303,11 @@ class QueueApp:
             pbx.dial_event("DialEnd", q, att.a1, [("DialStatus", "CANCEL")])
             self._teardown_ringing(att)
             att.settle("timeout")
-        pbx.setvar(q, "ABANDONED", "TRUE")
-        wait = queue.record_abandon(e.enter, pbx.clock.now())
-        pbx.chan_event("QueueCallerAbandon", q, [("Queue", queue.name), ("Position", str(e.pos)),
-                                                 ("OriginalPosition", str(e.orig_pos)), ("HoldTime", str(wait))])
+        with pbx.instant() as left:
+            pbx.setvar(q, "ABANDONED", "TRUE")
+            wait = queue.record_abandon(e.enter, left)
+            pbx.chan_event("QueueCallerAbandon", q, [("Queue", queue.name), ("Position", str(e.pos)),
+                                                     ("OriginalPosition", str(e.orig_pos)), ("HoldTime", str(wait))])
         self._wait_vars(e)
         if att is not None:
             att.member.status = DEVICE_NOT_INUSE
@@ -331,14 +333,14 @@ class QueueApp:
         pbx.device_state(f"Local/{m.exten}@agents", "INUSE")
         pbx.dial_event("DialEnd", q, a1, [("DialStatus", "ANSWER")])
         self._leave(e)
-        now = pbx.clock.now()
-        hold, in_sl = queue.record_connect(e.enter, now)
-        pbx.setvar(q, "QUEUEWAIT", str(hold))
-        pbx.setvar(q, "QUEUEWAIT_MS", str(hold * 1000))
-        ring = int(now) - int(att.start)
-        pbx.emit("AgentConnect", channel_fields(q) + channel_fields(a1, "Dest") + [
-            ("Queue", queue.name), ("Interface", m.interface), ("MemberName", m.name),
-            ("HoldTime", str(hold)), ("RingTime", str(ring))])
+        with pbx.instant() as now:
+            hold, in_sl = queue.record_connect(e.enter, now)
+            pbx.setvar(q, "QUEUEWAIT", str(hold))
+            pbx.setvar(q, "QUEUEWAIT_MS", str(hold * 1000))
+            ring = int(now) - int(att.start)
+            pbx.emit("AgentConnect", channel_fields(q) + channel_fields(a1, "Dest") + [
+                ("Queue", queue.name), ("Interface", m.interface), ("MemberName", m.name),
+                ("HoldTime", str(hold)), ("RingTime", str(ring))])
         pbx.queue_log.write(q.uniqueid, queue.name, m.name, "CONNECT", hold, a1.uniqueid, ring)
         e.member, e.a1, e.a2, e.hold, e.in_sl, e.connect_time = m, a1, a2, hold, in_sl, now
         e.attempt = None

@@ -2,7 +2,7 @@
 included unchanged, callers, agents and department phones as Local channels of ``extensions_test.conf``.
 
 Where the build comes from: ``CTI_TEST_ASTERISK`` (the ``asterisk-lab`` script, or the folder holding
-it), else ``../shared/asterisk-22/asterisk-lab`` next to the checkout. ``find_lab()`` returns None when
+it), else ``shared/asterisk-22/asterisk-lab`` beside the checkout (``../shared``) or beside a parent folder. ``find_lab()`` returns None when
 there is none; the suite's conftest then fails (``CTI_REQUIRE_ASTERISK=1``, set by ``.ci/run``) or skips
 with the reason.
 """
@@ -30,10 +30,11 @@ OBSERVER_SECRET = "observer-secret"
 
 
 def find_lab() -> Path | None:
-    """The ``asterisk-lab`` script to use, or None."""
+    """The ``asterisk-lab`` script to use, or None: ``CTI_TEST_ASTERISK`` (the script or its folder), else
+    ``shared/asterisk-22/asterisk-lab`` beside the checkout or beside one of its parent folders."""
     named = os.environ.get("CTI_TEST_ASTERISK", "")
     candidates = [Path(named), Path(named) / "asterisk-lab"] if named else []
-    candidates.append(ROOT.parent / "shared" / "asterisk-22" / "asterisk-lab")
+    candidates += [parent / "shared" / "asterisk-22" / "asterisk-lab" for parent in ROOT.parents]
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return c
