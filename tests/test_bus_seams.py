@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from calls_support import centre, until
 from ivr_rig import rig
-from tickets_support import Receiver, free_port, make_secret, wait_for
+from tickets_support import Receiver, make_secret, tickets_layer_settings, wait_for
 
 from cti.app import Layer
 from cti.bus import MESSAGE_TYPES, EventBus, message_type
 from cti.calls.service import CallError
-from cti.settings import Settings
 from cti.tickets.events import TOPIC_CREATED
 from cti.tickets.part import TicketsPart
 from ivr_flows.record import TOPIC_SESSION
@@ -30,25 +29,13 @@ HOLIDAY_3AM = dt.datetime(2026, 10, 2, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  
 SECRET = make_secret(12)
 
 
-def tickets_layer_settings(tmp_path, receiver: Receiver) -> Settings:
-    s = Settings(data_dir=tmp_path)
-    return s.model_copy(update={
-        "ami": s.ami.model_copy(update={"port": free_port(), "reconnect_min": 0.2, "reconnect_max": 1}),
-        "agi": s.agi.model_copy(update={"port": 0}),
-        "http": s.http.model_copy(update={"port": 0}),
-        "tickets": s.tickets.model_copy(update={
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "endpoint_url": receiver.url,
-            "secrets": [SECRET], "poll_interval": 0.05}),
-    })
-
-
 def delivered(receiver: Receiver) -> list[dict]:
     return [json.loads(body)["data"] for _, body in receiver.requests]
 
 
 async def test_given_the_survey_flow_when_the_caller_presses_3_then_a_survey_ticket_reaches_the_backend(tmp_path):
     receiver = await Receiver().start()
-    layer = Layer(tickets_layer_settings(tmp_path, receiver), parts=[TicketsPart])
+    layer = Layer(tickets_layer_settings(tmp_path, receiver, SECRET), parts=[TicketsPart])
     await layer.start()
     try:
         async with rig(bus=layer.bus) as r:

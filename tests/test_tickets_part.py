@@ -5,11 +5,10 @@ from datetime import UTC, datetime
 
 import aiohttp
 from standardwebhooks.webhooks import Webhook
-from tickets_support import Receiver, free_port, make_secret, wait_for
+from tickets_support import Receiver, make_secret, tickets_layer_settings, wait_for
 
 from cti.app import Layer
 from cti.messages import Rating
-from cti.settings import Settings
 from cti.tickets.part import TicketsPart
 from ivr_flows.record import IvrSession, PathStep
 
@@ -23,21 +22,9 @@ def survey_session(caller: str, uniqueid: str, rating: Rating) -> IvrSession:
                       keys=str(int(rating)), tags=(), outcome="survey", rating=rating)
 
 
-def layer_settings(tmp_path, receiver: Receiver) -> Settings:
-    s = Settings(data_dir=tmp_path)
-    return s.model_copy(update={
-        "ami": s.ami.model_copy(update={"port": free_port(), "reconnect_min": 0.2, "reconnect_max": 1}),
-        "agi": s.agi.model_copy(update={"port": 0}),
-        "http": s.http.model_copy(update={"port": 0}),
-        "tickets": s.tickets.model_copy(update={
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "endpoint_url": receiver.url,
-            "secrets": [SECRET], "poll_interval": 0.05}),
-    })
-
-
 async def test_the_part_creates_delivers_and_takes_callbacks(tmp_path):
     receiver = await Receiver().start()
-    layer = Layer(layer_settings(tmp_path, receiver), parts=[TicketsPart])
+    layer = Layer(tickets_layer_settings(tmp_path, receiver, SECRET), parts=[TicketsPart])
     [part] = layer.parts
     await layer.start()
     base = f"http://127.0.0.1:{layer.http_port}"

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from cti.settings import Settings
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -163,6 +165,19 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def tickets_layer_settings(tmp_path: Path, receiver: Receiver, secret: str) -> Settings:
+    """A layer's settings whose tickets part delivers to ``receiver`` signed with ``secret`` (AMI unreachable)."""
+    s = Settings(data_dir=tmp_path)
+    return s.model_copy(update={
+        "ami": s.ami.model_copy(update={"port": free_port(), "reconnect_min": 0.2, "reconnect_max": 1}),
+        "agi": s.agi.model_copy(update={"port": 0}),
+        "http": s.http.model_copy(update={"port": 0}),
+        "tickets": s.tickets.model_copy(update={
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "endpoint_url": receiver.url,
+            "secrets": [secret], "poll_interval": 0.05}),
+    })
 
 
 async def wait_for(predicate, timeout: float = 20.0, step: float = 0.02) -> None:
