@@ -36,6 +36,7 @@ from recordings.settings import RecordingsSettings
 DEFAULT_CONFIG = Path("config/cti.yaml")
 ENV_PREFIX = "CTI_"
 ENV_CONFIG = "CTI_CONFIG"  # path of the settings file itself
+TEST_PREFIX = "CTI_TEST_"  # the test suite's own variables (CTI_TEST_ASTERISK): never settings
 
 
 class ConfigError(Exception):
@@ -207,7 +208,7 @@ def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[
             known[f"{ENV_PREFIX}{name}".upper()] = ((name,), annotation)
     unknown, problems = [], []
     for var, raw in environ.items():
-        if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG:
+        if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG or var.startswith(TEST_PREFIX):
             continue
         if var not in known:
             unknown.append(var)

@@ -80,3 +80,11 @@ def test_check_config_names_a_bad_environment_variable(tmp_path):
 def test_missing_explicit_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.yaml", environ={})
+
+
+def test_given_the_test_suites_own_variables_then_settings_ignore_them_but_still_refuse_a_typo():
+    root = Path(__file__).resolve().parents[1]
+    env = {"CTI_TEST_ASTERISK": "/srv/asterisk-lab", "CTI_TEST_REQUIRE_ASTERISK": "1"}
+    assert load_settings(root / "config/cti.yaml", env).ami.port == 5038
+    with pytest.raises(ConfigError, match="CTI_AMI_PROT"):
+        load_settings(root / "config/cti.yaml", {**env, "CTI_AMI_PROT": "1"})

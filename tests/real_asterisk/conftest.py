@@ -1,6 +1,6 @@
 """Fixtures of the real-switch suite: a private Asterisk 22 per test and the whole layer against it.
 
-Without a build the suite is skipped with the reason, except where ``CTI_REQUIRE_ASTERISK=1`` (set by
+Without a build the suite is skipped with the reason, except where ``CTI_TEST_REQUIRE_ASTERISK=1`` (set by
 ``.ci/run``): there a missing Asterisk fails every test of the suite, never a silent skip.
 """
 
@@ -33,7 +33,7 @@ def lab() -> Path:
     if found is None:
         reason = ("no Asterisk 22 for the real-switch suite: set CTI_TEST_ASTERISK to an asterisk-lab script, "
                   "or put the build in ../shared/asterisk-22/")
-        if os.environ.get("CTI_REQUIRE_ASTERISK") == "1":
+        if os.environ.get("CTI_TEST_REQUIRE_ASTERISK") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     return found

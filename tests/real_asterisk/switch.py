@@ -3,7 +3,7 @@ included unchanged, callers, agents and department phones as Local channels of `
 
 Where the build comes from: ``CTI_TEST_ASTERISK`` (the ``asterisk-lab`` script, or the folder holding
 it), else ``shared/asterisk-22/asterisk-lab`` beside the checkout (``../shared``) or beside a parent folder. ``find_lab()`` returns None when
-there is none; the suite's conftest then fails (``CTI_REQUIRE_ASTERISK=1``, set by ``.ci/run``) or skips
+there is none; the suite's conftest then fails (``CTI_TEST_REQUIRE_ASTERISK=1``, set by ``.ci/run``) or skips
 with the reason.
 """
 
