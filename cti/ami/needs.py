@@ -47,8 +47,9 @@ NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 # VarSet variables the consumers read (names without the inheritance underscores).
 NEEDED_VARIABLES: dict[str, tuple[str, ...]] = {
     "QUEUESTATUS": ("monitor",),       # how Queue() ended: tells a timeout from an abandon
-    "CTI_HOTLINE": ("monitor",),       # the number dialled: per-hotline figures (12315 under 12315)
-    "CTI_TAGS": ("monitor",),          # 企业, 110分流 ...: tags of the call's rows
+    # the number dialled: per-hotline figures (12315 under 12315) and the screen pop's hotline
+    "CTI_HOTLINE": ("monitor", "calls"),
+    "CTI_TAGS": ("monitor", "calls"),  # 企业, 110分流 ...: tags of the call's rows and of the screen pop
     "TRANSFERERNAME": ("calls",),      # set by the atxfer on the department leg: finds that leg
 }
 
@@ -56,7 +57,7 @@ NEEDED_VARIABLES: dict[str, tuple[str, ...]] = {
 NEEDED_USER_EVENTS: dict[str, tuple[str, ...]] = {
     "QueueResult": ("monitor",),
     "CTITransferFailed": ("calls",),
-    "CTILinkage": ("outbound",),
+    "CTILinkage": ("outbound", "calls"),   # 110 hand-over: counted, and its Tag in the screen pop
 }
 
 

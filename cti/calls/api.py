@@ -109,11 +109,11 @@ class CallsApi:
         return web.json_response([h.as_dict() for h in self.control.directory])
 
     async def calls(self, request: web.Request) -> web.Response:
-        return web.json_response([c.as_dict() for c in self.control.tracker.calls.values()])
+        return web.json_response([self.control.describe(c) for c in self.control.tracker.calls.values()])
 
     async def call(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(self.control.call(request.match_info["call_id"]).as_dict())
+            return web.json_response(self.control.describe(self.control.call(request.match_info["call_id"])))
         except CallError as exc:
             return _error(exc)
 
@@ -179,7 +179,7 @@ class CallsApi:
         await ws.prepare(request)
         self.hub.sockets[agent].add(ws)
         await ws.send_json({"type": "hello", "agent": agent,
-                            "call": (c.as_dict() if (c := self.control.tracker.call_of_agent(agent)) else None)})
+                            "call": (self.control.describe(c) if (c := self.control.tracker.call_of_agent(agent)) else None)})
         async for msg in ws:   # the desktop only listens; anything it sends is ignored
             if msg.type == WSMsgType.ERROR:
                 break

@@ -16,6 +16,9 @@ TRANSFER = {"type": "object", "required": ["id", "call_id", "kind", "number", "s
 CALL = {"type": "object", "required": ["id", "caller", "queue", "agent", "wait_seconds"],
         "properties": {"id": {"type": "string"}, "caller": {"type": "string"}, "caller_name": {"type": "string"},
                        "queue": {"type": "string"}, "agent": {"type": "string"},
+                       "hotline": {"type": "string", "description": "the number dialled (12345, a direct-merged "
+                                   "hotline, 110 for a 110 hand-over)"},
+                       "tags": {"type": "array", "items": {"type": "string"}},
                        "agent_channel": {"type": "string"}, "citizen_channel": {"type": "string"},
                        "wait_seconds": {"type": "number"}, "ended": {"type": "boolean"},
                        "transfer": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Transfer"}]}}}

@@ -35,8 +35,7 @@ from cti.privacy import mask_number
 from ivr_flows.record import IvrSession
 
 log = logging.getLogger(__name__)
-
-
+CENTRE_HOTLINE = "12345"   # a call nobody told us the hotline of came in on the centre's own number
 
 class CallError(Exception):
     """A request the desktop made cannot be served; ``status`` and ``code`` go into the HTTP answer."""
@@ -122,24 +121,37 @@ class CallControl:
 
     def _remember(self, call: Call) -> None:
         if call.caller and self.settings.history_per_caller:
-            session = self.sessions.get(call.id)
             self.history[call.caller].appendleft({
                 "call_id": call.id, "connected_at": call.connected_at, "queue": call.queue, "agent": call.agent,
-                "hotline": session.hotline if session and session.hotline else "12345",
+                "hotline": self.hotline_and_tags(call)[0],
                 "transfers": [{"number": t.number, "kind": t.kind, "state": t.state} for t in call.transfers],
                 "tickets": list(call.tickets)})
 
     # -- the screen pop ---------------------------------------------------------------------------------
+    def hotline_and_tags(self, call: Call) -> tuple[str, tuple[str, ...]]:
+        """The call's hotline and tags from all that reached us: the dialplan's CTI_HOTLINE / CTI_TAGS
+        VarSets and CTILinkage UserEvent (the tracker; every call, the 110 hand-over that skips the IVR
+        included), then the IVR session (ivr.session). The dialplan's hotline wins; tags are the union."""
+        session = self.sessions.get(call.id)
+        hotline = call.hotline or (session.hotline if session else "") or CENTRE_HOTLINE
+        tags = tuple(dict.fromkeys((*(session.tags if session else ()), *call.tags)))
+        return hotline, tags
+
+    def describe(self, call: Call) -> dict[str, Any]:
+        """The call as the desktop API shows it (``Call.as_dict()`` with the hotline and tags resolved)."""
+        hotline, tags = self.hotline_and_tags(call)
+        return call.as_dict() | {"hotline": hotline, "tags": list(tags)}
+
     def screen_pop(self, call: Call) -> ScreenPop:
         session = self.sessions.get(call.id)
-        hotline = session.hotline if session and session.hotline else "12345"
+        hotline, tags = self.hotline_and_tags(call)
         h = self.directory.get(hotline)
         return ScreenPop(
             agent=call.agent, call_id=call.id, caller=call.caller, caller_name=call.caller_name, hotline=hotline,
             hotline_name=h.name if h else ("12345政务服务便民热线" if hotline == "12345" else ""),
             queue=call.queue, wait_seconds=round(call.hold_seconds, 3),
             ivr_path=tuple(str(step) for step in session.path) if session else (),
-            ivr_keys=session.keys if session else "", tags=session.tags if session else (),
+            ivr_keys=session.keys if session else "", tags=tags,
             ivr_outcome=session.outcome if session else None,
             previous_calls=tuple(self.history.get(call.caller, ())),
             transfer=call.transfer.as_dict() if call.transfer and not call.transfer.done else None)
@@ -218,12 +230,13 @@ class CallControl:
     # -- ticket after hours -------------------------------------------------------------------------------
     async def _after_hours(self, call: Call, h) -> dict | None:
         session = self.sessions.get(call.id)
+        hotline, tags = self.hotline_and_tags(call)
         request = TicketRequest(
             request_type=self.settings.after_hours_request_type, source="after_hours", caller_number=call.caller,
-            call_ids=(call.id,), hotline=(session.hotline or None) if session else None,
+            call_ids=(call.id,), hotline=hotline if hotline != CENTRE_HOTLINE else None,
             summary=f"非工作时间请求转接{h.name}({h.number})，转{h.owner}工单 (after-hours request for {h.number})",
             ivr_path=tuple(f"{s.flow}/{s.node}" for s in session.path) if session else (),
-            tags=session.tags if session else (), agent=call.agent or None, department=h.owner)
+            tags=tags, agent=call.agent or None, department=h.owner)
         self.bus.publish(TOPIC_AFTER_HOURS, AfterHoursRequest(h.number, request))
         ticket = None
         if self.make_ticket is not None:

@@ -8,6 +8,12 @@ A party is who is in the bridge, not a channel name: when Asterisk optimises a L
 (core_local.c: LocalOptimizationBegin names the ;1 half and the channel that takes its place, which
 then enters the bridge) or renames a channel (Rename), the party follows to the new channel, and the
 old channel's hang-up (cause 16) is not the party's.
+
+What the call is (its hotline and tags) comes from what the dialplan tells every consumer, for calls
+that went through the IVR and for those that skip it (the 110 hand-over of [cti-inbound]): the VarSets
+of CTI_HOTLINE / CTI_TAGS on the citizen's channel (ivr_flows/variables.py; ``Set(__CTI_HOTLINE=110)``)
+and the ``Tag`` / ``Source`` of ``UserEvent(CTILinkage)``. They arrive before AgentConnect, so they are
+kept per channel Uniqueid until the call exists.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from cti.calls import transfer as tx
 from cti.calls.transfer import Transfer, leg_base
 
 IVR_KEEP = 20_000   # IVR session records kept for screen pops (one per recent call)
+HOTLINE_VARIABLE, TAGS_VARIABLE = "CTI_HOTLINE", "CTI_TAGS"   # VarSet names, inheritance underscores stripped
+LINKAGE_EVENT = "CTILinkage"   # UserEvent of the 110 hand-over DID (extensions_cti.conf)
 
 
 def agent_of(interface: str) -> str:
@@ -45,12 +53,36 @@ class Call:
     transfer: Transfer | None = None
     transfers: list[Transfer] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)     # tickets made for this call (after hours)
+    hotline: str = ""            # the number dialled, as the dialplan said (CTI_HOTLINE); "" not told
+    tags: tuple[str, ...] = ()   # CTI_TAGS and the CTILinkage Tag, in the order heard
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "caller": self.caller, "caller_name": self.caller_name, "queue": self.queue,
+                "hotline": self.hotline, "tags": list(self.tags),
                 "agent": self.agent, "agent_channel": self.agent_channel, "citizen_channel": self.citizen,
                 "wait_seconds": round(self.hold_seconds, 3), "ended": self.ended,
                 "transfer": self.transfer.as_dict() if self.transfer else None}
+
+
+@dataclass
+class _Facts:
+    """What the dialplan said about one channel's call: the hotline dialled and the tags, in order."""
+
+    hotline: str = ""            # from CTI_HOTLINE (the last value set wins)
+    fallback_hotline: str = ""   # from a CTILinkage Source: used when no CTI_HOTLINE was heard
+    tags: list[str] = field(default_factory=list)
+
+    def hear(self, hotline: str, tags: str, fallback_hotline: str) -> None:
+        self.hotline = hotline.strip() or self.hotline
+        self.fallback_hotline = fallback_hotline.strip() or self.fallback_hotline
+        # CTI_TAGS is the call's whole comma-separated list each time it is set: union, first heard first
+        for tag in (t.strip() for t in tags.split(",")):
+            if tag and tag not in self.tags:
+                self.tags.append(tag)
+
+    def apply(self, call: Call) -> None:
+        call.hotline = self.hotline or self.fallback_hotline or call.hotline
+        call.tags = tuple(self.tags)
 
 
 @dataclass(frozen=True)
@@ -70,6 +102,7 @@ class CallTracker:
         self.by_channel: dict[str, str] = {}          # citizen or agent channel -> call id
         self._successor: dict[str, str] = {}          # Local ;1 half being optimised away -> its replacement
         self._joined: OrderedDict[str, float] = OrderedDict()
+        self._facts: OrderedDict[str, _Facts] = OrderedDict()   # channel uniqueid -> hotline/tags heard
 
     # -- lookups ----------------------------------------------------------------------------------------
     def get(self, call_id: str) -> Call | None:
@@ -134,11 +167,37 @@ class CallTracker:
         call.agent_channel, call.connected_at, call.joined_at = m.get("DestChannel", ""), ts, joined
         call.hold_seconds = ts - joined if joined is not None and ts else hold
         call.citizen = m.get("Channel", call.citizen)
+        facts = self._facts.get(cid)
+        if facts is not None:
+            facts.apply(call)
         self.by_channel[call.citizen] = cid
         self.by_channel[call.agent_channel] = cid
         return [Notice("connect", call, call.transfer)]
 
+    def _learn(self, uniqueid: str) -> _Facts:
+        facts = self._facts.get(uniqueid)
+        if facts is None:
+            facts = self._facts[uniqueid] = _Facts()
+            while len(self._facts) > IVR_KEEP:
+                self._facts.popitem(last=False)
+        return facts
+
+    def _told(self, uniqueid: str, hotline: str = "", tags: str = "", fallback_hotline: str = "") -> None:
+        """The dialplan said something about the call on channel ``uniqueid``: keep it, update a live call."""
+        facts = self._learn(uniqueid)
+        facts.hear(hotline, tags, fallback_hotline)
+        call = self.calls.get(uniqueid)
+        if call is not None:
+            facts.apply(call)
+
     def _on_varset(self, m, ts: float) -> list[Notice]:
+        variable = m.get("Variable", "").lstrip("_")
+        if variable == HOTLINE_VARIABLE:
+            self._told(m.get("Uniqueid", ""), hotline=m.get("Value", ""))
+            return []
+        if variable == TAGS_VARIABLE:
+            self._told(m.get("Uniqueid", ""), tags=m.get("Value", ""))
+            return []
         if m.get("Variable") != "TRANSFERERNAME":
             return []
         call = self._by(m.get("Value", ""))
@@ -202,6 +261,10 @@ class CallTracker:
         return self._notice(call, t.on_dial_failed(status, ts))
 
     def _on_userevent(self, m, ts: float) -> list[Notice]:
+        if m.get("UserEvent") == LINKAGE_EVENT:
+            # the 110 hand-over skips the IVR: its tag (and its source as the hotline) travel here too
+            self._told(m.get("Uniqueid", ""), tags=m.get("Tag", ""), fallback_hotline=m.get("Source", ""))
+            return []
         # the shipped [cti-transfer] raises it when the department did not answer
         if m.get("UserEvent") != "CTITransferFailed":
             return []
