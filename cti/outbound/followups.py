@@ -15,9 +15,11 @@ SURVEYED, TO_AGENT, FOLLOWUP_TICKET = "surveyed", "to_agent", "followup_ticket"
 @dataclass(frozen=True, slots=True)
 class FollowupAttempt:
     id: int                           # the follow-up's id (cti.outbound.store)
-    outcome: str                      # surveyed | to_agent | followup_ticket | no_input | no_answer | busy ...
-    attempts: int                     # attempts made so far, this one included
-    state: str                        # done | pending (another attempt later) | exhausted
+    # surveyed | to_agent | followup_ticket | no_input | no_answer | busy | congestion | unreachable |
+    # invalid_number | failed (cti.outbound.originate)
+    outcome: str
+    attempts: int                     # calls placed so far, this one included
+    state: str                        # done | pending (another attempt later) | exhausted | invalid
     ticket_id: str | None = None      # the followed-up ticket
     rating: Rating | None = None      # given when the citizen rated
     settled: bool | None = None       # "was your request settled?"; None: not answered

@@ -26,7 +26,10 @@ class FollowUp(Base):
     number: Mapped[str] = mapped_column(String(40))
     # pending | calling | answered | done | exhausted | do_not_call
     state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)                # calls placed
+    # of those, calls the trunk or network could not put through (congested, unreachable): the citizen's
+    # phone never rang, so they do not count against outbound.max_attempts
+    network_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[float] = mapped_column(Float)
     last_outcome: Mapped[str | None] = mapped_column(String(20))
     rating: Mapped[int | None] = mapped_column(Integer)                     # 1 satisfied .. 3 dissatisfied

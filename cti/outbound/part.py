@@ -24,7 +24,7 @@ from cti.outbound.api import OutboundApi
 from cti.outbound.followups import FOLLOWUP_TICKET, SURVEYED, TO_AGENT, TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.handover import agents_free
 from cti.outbound.linkage import TOPIC_LINKAGE, Handover, LinkageCounter
-from cti.outbound.originate import OriginateTracker, Outcome
+from cti.outbound.originate import CONGESTION, INVALID_NUMBER, UNREACHABLE, OriginateTracker, Outcome
 from cti.outbound.pacing import Pacer, allowed
 from cti.outbound.settings import OutboundSettings
 from cti.outbound.store import CLOSED_TICKETS, Store
@@ -35,6 +35,14 @@ from cti.tickets.events import TOPIC_CALLBACK, TicketEvent
 log = logging.getLogger(__name__)
 
 FOLLOWUP_TAG = "回访"                     # on every ticket that carries a follow-up answer
+# Seconds an Originate waits for the answer beyond the snippet's own Dial() timeout: the dialplan's
+# NOANSWER (cause 19) ends an unanswered call, not the Originate's timer (whose Hangup cause says nothing).
+ORIGINATE_GRACE = 5.0
+# Outcomes in which the citizen's phone never rang (the trunk or network failed): retried after
+# retry_spacing without using up one of the citizen's max_attempts.
+NETWORK_FAILURES = frozenset({CONGESTION, UNREACHABLE})
+# Outcomes that no later attempt can change (the number does not exist): not retried.
+FINAL_FAILURES = frozenset({INVALID_NUMBER})
 
 
 class OutboundPart:
@@ -70,6 +78,7 @@ class OutboundPart:
         layer.bus.subscribe(TOPIC_TRANSFER, self._on_transfer)
         layer.bus.subscribe(TOPIC_CALLBACK, self._on_callback)
         layer.registry.add("followup", self._followup_agi)
+        layer.registry.add("department", self._department_agi)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def setup_web(self, app) -> None:
@@ -210,11 +219,15 @@ class OutboundPart:
         await self.store.update(f.id, state="calling", attempts=f.attempts + 1, updated_at=now)
         self.tracker.track(f"f:{f.id}", f.number, s.citizen_context)
         log.info("follow-up %s: calling %s (attempt %d)", f.id, mask_number(f.number), f.attempts + 1)
+        # __ (inherited): the Local ;2 half that runs [cti-outbound] gets them too (seen on the real switch)
+        variables = (f"__CTI_FOLLOWUP={f.id},__CTI_TRUNK_DIAL={s.trunk_dial.format(number=f.number)},"
+                     f"__CTI_RING_TIMEOUT={int(s.ring_timeout)}")
         self._spawn(self._originate(f"f:{f.id}", {
             "Action": "Originate", "Async": "true", "Channel": f"Local/{f.number}@{s.citizen_context}",
             "Context": s.followup_context, "Exten": str(f.id), "Priority": "1",
-            "CallerID": f'"{s.caller_id}" <{s.caller_id}>', "Timeout": str(int(s.ring_timeout * 1000)),
-            "Variable": f"__CTI_FOLLOWUP={f.id}"}, s.ring_timeout))
+            "CallerID": f'"{s.caller_id}" <{s.caller_id}>',
+            "Timeout": str(int((s.ring_timeout + ORIGINATE_GRACE) * 1000)), "Variable": variables},
+            s.ring_timeout + ORIGINATE_GRACE))
 
     async def _originate(self, key: str, action: dict, ring_timeout: float) -> None:
         """Sent off the scheduler's path: the async Originate's answer (OriginateResponse) comes only when
@@ -244,23 +257,39 @@ class OutboundPart:
         if o.answered:
             await self.store.update(fid, state="answered", last_outcome="answered", updated_at=self.now())
             return   # the followup AGI takes it from here
-        await self._failed(fid, o.reason)
+        await self._failed(fid, o.reason, o.cause)
 
-    async def _failed(self, fid: int, reason: str) -> None:
+    async def _failed(self, fid: int, reason: str, cause: int | None = None) -> None:
+        """An attempt that reached no answer: stored with what it was (``reason``, cause from
+        cti.outbound.originate) and retried or not by what it was: no answer / busy use up one of
+        ``max_attempts``; congested / unreachable (the trunk failed, the citizen's phone never rang) are
+        retried without using one; an invalid number is not called again."""
         if fid not in self.live.values():
             self.calling.discard(fid)
         f = await self.store.get(fid)
         now = self.now()
         if f is None:
             return
-        if f.attempts >= self.settings.max_attempts:
-            await self.store.update(fid, state="exhausted", last_outcome=reason, updated_at=now)
-            log.info("follow-up %s: %s, attempts exhausted (%d)", fid, reason, f.attempts)
+        network = (f.network_failures or 0) + (reason in NETWORK_FAILURES)
+        if reason in FINAL_FAILURES:
+            state = "invalid"
+        elif reason not in NETWORK_FAILURES and f.attempts - network >= self.settings.max_attempts:
+            state = "exhausted"
         else:
-            await self.store.update(fid, state="pending", last_outcome=reason, updated_at=now,
-                                    next_attempt_at=now + self.settings.retry_spacing)
-            log.info("follow-up %s: %s, next attempt in %gs", fid, reason, self.settings.retry_spacing)
-        state = "exhausted" if f.attempts >= self.settings.max_attempts else "pending"
+            state = "pending"
+        values = {"state": state, "network_failures": network, "last_outcome": reason, "updated_at": now}
+        if state == "pending":
+            values["next_attempt_at"] = now + self.settings.retry_spacing
+        await self.store.update(fid, **values)
+        told = f"{reason}" + ("" if cause is None else f" (cause {cause})")
+        if reason in NETWORK_FAILURES:
+            log.error("follow-up %s: %s: the trunk did not reach %s (outbound.trunk_dial %r); not counted as an "
+                      "attempt, next in %gs", fid, told, mask_number(f.number), self.settings.trunk_dial,
+                      self.settings.retry_spacing)
+        elif state == "pending":
+            log.info("follow-up %s: %s, next attempt in %gs", fid, told, self.settings.retry_spacing)
+        else:
+            log.info("follow-up %s: %s, %s after %d attempts", fid, told, state, f.attempts)
         self.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(fid, reason, f.attempts, state, f.ticket_id))
         self._wake.set()
 
@@ -290,6 +319,18 @@ class OutboundPart:
             await followup_agi.hand_to_queue(call, self.settings.followup_queue, self.settings.followup_queue_timeout)
         else:
             await call.stream_file(followup_agi.THANKS_PROMPT, "")
+
+    async def _department_agi(self, call) -> None:
+        """AGI ``department`` of [cti-transfer]: an IVR flow's transfer node sets only CTI_DIAL (the hotline's
+        number, the extension here); this sets the inherited CTI_DEPT_DIAL and CTI_DEPT_TIMEOUT from
+        hotlines.yaml, as call control does for an agent's transfer, so [departments] has one source."""
+        number = call.env.get("agi_extension", "")
+        h = self.directory.get(number)
+        if h is None:
+            log.warning("department AGI on %s: %r is not in the hotline directory: not dialled", call.uniqueid, number)
+            return
+        await call.set_variable("__CTI_DEPT_DIAL", h.dial)
+        await call.set_variable("__CTI_DEPT_TIMEOUT", str(int(h.answer_timeout)))
 
     async def _agents_free(self) -> bool:
         queue = self.settings.followup_queue
@@ -367,9 +408,9 @@ class OutboundPart:
             self._spawn(self._originate(f"t:{h.number}", {
                 "Action": "Originate", "Async": "true", "Channel": f"Local/{h.number}@{s.test_dial_context}",
                 "Application": "Wait", "Data": "2", "CallerID": f'"12345拨测" <{s.caller_id}>',
-                "Timeout": str(int(s.test_dial_ring_timeout * 1000)),
+                "Timeout": str(int((s.test_dial_ring_timeout + ORIGINATE_GRACE) * 1000)),
                 "Variable": f"__CTI_DEPT_DIAL={h.dial},__CTI_DEPT_TIMEOUT={int(s.test_dial_ring_timeout)}"},
-                s.test_dial_ring_timeout))
+                s.test_dial_ring_timeout + ORIGINATE_GRACE))
             started += 1
         return started
 
@@ -381,7 +422,7 @@ class OutboundPart:
         alert = self.book.add(leg)
         self.bus.publish(TOPIC_TEST_DIAL, leg)
         log.info("test dial %s: %s %s", number, leg.outcome,
-                 "" if o.answer_seconds is None else f"{o.answer_seconds:.1f}s")
+                 f"cause {o.cause}" if o.answer_seconds is None else f"{o.answer_seconds:.1f}s")
         if alert is None:
             return
         log.warning("%s", alert.text)

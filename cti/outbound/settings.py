@@ -34,6 +34,9 @@ class OutboundSettings(Section):
     followup_hours: list[str] = ["09:00-20:00"]      # local spans in which citizens may be called, any day
     followup_delay: float = Field(0.0, ge=0)         # seconds from the ticket's close to the first attempt
     citizen_context: str = "cti-outbound"            # Local/<number>@<context> dials the citizen
+    # How [cti-outbound] reaches the citizen: an Asterisk dial string, {number} replaced by the citizen's
+    # number, passed on the Originate as __CTI_TRUNK_DIAL (the site's trunk lives here, not in the snippet)
+    trunk_dial: str = "PJSIP/{number}@pstn-trunk"
     followup_context: str = "cti-followup"           # the answered call runs AGI(.../followup) there
     ring_timeout: float = Field(30.0, gt=0)          # seconds the citizen's phone may ring
     max_attempts: int = Field(3, ge=1)
@@ -47,6 +50,19 @@ class OutboundSettings(Section):
     answer_request_type: str = "consultation"        # request type of the ticket carrying other answers
     followup_queue: str = "public"                   # "dissatisfied" goes to an agent here when one is free
     followup_queue_timeout: int = Field(120, ge=1)   # seconds the citizen may wait there for that agent
+
+    @field_validator("trunk_dial")
+    @classmethod
+    def _trunk_dial(cls, value: str) -> str:
+        # the same rule as a hotline's dial (cti/hotlines.py): TECH/resource, only {number} substituted,
+        # no comma (it would split the Originate's Variable list and Dial()'s arguments)
+        try:
+            dial = value.format(number="0")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{value!r}: only {{number}} may be substituted ({exc})") from None
+        if "{number}" not in value or "/" not in dial or any(c in dial for c in ",\r\n|&"):
+            raise ValueError(f"{value!r} is not an Asterisk dial string with {{number}} (TECH/resource, no commas)")
+        return value
 
     @field_validator("followup_hours")
     @classmethod

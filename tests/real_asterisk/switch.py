@@ -208,6 +208,12 @@ class Switch:
         self.db_put("dept", f"{number}/talk", talk)
         self.db_put("dept", f"{number}/busy", "yes" if busy else "no")
 
+    def citizen(self, number: str, mode: str = "answer", ring: float = 1.0) -> None:
+        """How citizen ``number``'s phone (``Local/<number>@test-citizen``) behaves: answer (after ``ring`` s),
+        ring (never answers), busy or congestion."""
+        self.db_put("citizen", f"{number}/mode", mode)
+        self.db_put("citizen", f"{number}/ring", ring)
+
     # -- what the switch says --------------------------------------------------------------------------
     def events(self, name: str | None = None, **fields: str) -> list[dict[str, str]]:
         """Events the observer saw, as dicts, filtered by name and exact field values."""
