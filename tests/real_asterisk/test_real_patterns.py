@@ -69,3 +69,38 @@ async def test_given_a_value_the_layer_sends_when_originated_into_the_shipped_co
         await observer.close()
     refused = [line for line in switch.log_text().splitlines() if any(n in line for n in NOT_FOUND)]
     assert refused == [], refused
+
+
+async def test_given_an_ivr_transfer_without_dial_string_when_it_reaches_cti_transfer_then_hotlines_yaml_says_how(
+        switch, tmp_path):
+    """An IVR flow's transfer node sets only CTI_DIAL (ivr_flows/engine.py): [cti-transfer] asks the layer's
+    AGI ``department`` for the hotline's dial string of hotlines.yaml (the suite's: Local/{number}@test-dept),
+    where it used to fall back to a PJSIP endpoint written in the snippet."""
+    from real_asterisk.conftest import layer_settings, running_layer
+
+    switch.department("12315", ring=0.5, talk=5)
+    async with running_layer(switch, layer_settings(switch, tmp_path)):
+        resp = dict(await switch.observer.action({
+            "Action": "Originate", "Async": "true", "Timeout": 20000, "Channel": "Local/12315@cti-transfer",
+            "Application": "Wait", "Data": "1", "Variable": "CTI_DIAL=12315"}))
+        assert resp.get("Response") == "Success", resp
+        await switch.wait_event("Newexten", 20, Context="test-dept", Exten="12315")
+    assert "No channel type registered" not in switch.log_text()
+
+
+async def test_given_no_dial_string_when_departments_is_dialled_then_it_fails_as_unreachable_and_says_why(switch):
+    """Without CTI_DEPT_DIAL [departments] guesses no endpoint: it logs why and hangs up with cause 66, which
+    [cti-transfer] and the test dial read as unreachable."""
+    observer = await switch.observe()
+    try:
+        resp = dict(await observer.action({
+            "Action": "Originate", "Async": "true", "Timeout": 10000, "Channel": "Local/12315@departments",
+            "Application": "Wait", "Data": "1"}))
+        assert resp.get("Response") == "Success", resp
+        hangup = await switch.wait_event("Hangup", 20, Context="departments", Exten="12315")
+    finally:
+        await observer.close()
+    assert hangup.get("Cause") == "66", hangup
+    log = switch.log_text()
+    assert "CTI department 12315: CTI_DEPT_DIAL is not set" in log
+    assert "No channel type registered" not in log   # nothing was dialled on a guessed endpoint
