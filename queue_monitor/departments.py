@@ -17,6 +17,10 @@ from queue_monitor.figures import Definitions
 from queue_monitor.windows import DayClock
 
 NOT_OFFERED = frozenset({"cancelled", "failed"})
+# An unanswered leg by what it was (cti.outbound.originate reasons for test calls; cti.calls.transfer states
+# for citizens' legs): a busy or silent department is not an unreachable one.
+NOT_ANSWERED_KINDS = {"no_answer": "no_answer", "busy": "busy", "congestion": "congestion",
+                      "unreachable": "unreachable", "invalid_number": "unreachable"}
 TEST_KIND = "test"   # a test call (拨测) of the hotline: counted apart from the citizens' legs
 
 
@@ -27,10 +31,17 @@ class DepartmentTally:
     answered_15s: int = 0
     answer_seconds_sum: float = 0.0
     answer_seconds_max: float = 0.0
+    no_answer: int = 0        # unanswered legs by kind (NOT_ANSWERED_KINDS)
+    busy: int = 0
+    congestion: int = 0
+    unreachable: int = 0
 
     def add(self, leg: DepartmentLeg, defs: Definitions) -> None:
         self.offered += 1
         if leg.answer_seconds is None:
+            kind = NOT_ANSWERED_KINDS.get(leg.outcome)
+            if kind is not None:
+                setattr(self, kind, getattr(self, kind) + 1)
             return
         self.answered += 1
         self.answered_15s += defs.waited(leg.ringing_at, leg.ringing_at + leg.answer_seconds) <= defs.service_level
@@ -49,6 +60,7 @@ class DepartmentTally:
             "answer_rate_15s": self.answered_15s / self.offered if self.offered else None,
             "average_answer_seconds": self.answer_seconds_sum / self.answered if self.answered else None,
             "longest_answer_seconds": self.answer_seconds_max,
+            "not_answered": {k: getattr(self, k) for k in ("no_answer", "busy", "congestion", "unreachable")},
             "counters": {f: getattr(self, f) for f in _FIELDS},
         }
 

@@ -58,6 +58,8 @@ def render_metrics(snapshot: dict) -> str:
                [(lab, f["answered_15s"]) for lab, f in rows])
         family(f"{prefix}_answer_rate", "gauge", f"{what}: 15-second answer rate",
                [(lab, f["answer_rate_15s"]) for lab, f in rows])
+        family(f"{prefix}_not_answered", "gauge", f"{what} not answered, by kind (busy, unreachable...)",
+               [({**lab, "kind": k}, v) for lab, f in rows for k, v in (f.get("not_answered") or {}).items()])
     # 110 hand-overs (110分流) and follow-up calls (回访), counted per window
     for key, name, label, what in (("linkage", "cti_linkage_calls", "direction", "110 hand-overs"),
                                    ("followups", "cti_followup_calls", "figure", "Follow-up call attempts")):

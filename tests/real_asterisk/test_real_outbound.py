@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import yaml
 from standardwebhooks.webhooks import Webhook
 
 from cti.outbound.part import OutboundPart
@@ -161,12 +162,17 @@ async def test_given_a_trunk_that_does_not_exist_when_followed_up_then_unreachab
     assert rings(switch, number) == 0
 
 
-async def test_given_a_department_that_answers_and_one_that_does_not_when_test_dialled_twice_then_figures_and_alert(
+async def test_given_departments_that_answer_ring_and_cannot_be_reached_when_test_dialled_twice_then_figures_and_alerts(
         switch, tmp_path):
-    answers, silent = "12315", "12333"   # parallel-merged hotlines of config/hotlines.yaml
+    answers, silent, cut_off = "12315", "12333", "12329"   # parallel-merged hotlines of config/hotlines.yaml
     settings = layer_settings(switch, tmp_path, outbound=outbound(
-        test_dial_enabled=False, test_dial_numbers=[answers, silent], test_dial_ring_timeout=3.0,
+        test_dial_enabled=False, test_dial_numbers=[answers, silent, cut_off], test_dial_ring_timeout=3.0,
         followup_enabled=False))
+    # the suite's directory (layer_settings wrote it) with one department behind a trunk that does not exist
+    directory = tmp_path / "hotlines.yaml"
+    data = yaml.safe_load(directory.read_text(encoding="utf-8"))
+    next(h for h in data["hotlines"] if h["number"] == cut_off)["dial"] = "PJSIP/{number}@hotlines"
+    directory.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     switch.department(answers, ring=1, talk=2)
     switch.department(silent, ring=60)
     async with running_layer(switch, settings) as layer:
@@ -176,8 +182,8 @@ async def test_given_a_department_that_answers_and_one_that_does_not_when_test_d
         layer.bus.subscribe("outbound.alert", lambda _t, m: alerts.append(m))
         layer.bus.subscribe("tickets.request", lambda _t, m: requests.append(m))
         for n in (1, 2):   # two rounds, as the scheduler starts one every test_dial_interval
-            assert await part.test_round() == 2
-            await until(lambda n=n: len(legs) == 2 * n, 30, f"round {n}'s two test calls to end",
+            assert await part.test_round() == 3
+            await until(lambda n=n: len(legs) == 3 * n, 30, f"round {n}'s three test calls to end",
                         lambda: [(x.number, x.outcome) for x in legs])
         status, body = await api(layer, "GET", "/api/outbound/test-dial")
         _, figures = await api(layer, "GET", "/api/figures")
@@ -186,16 +192,27 @@ async def test_given_a_department_that_answers_and_one_that_does_not_when_test_d
     rows = {row["number"]: row for row in body["hotlines"]}
     assert rows[answers]["answer_rate_15s"] == 1.0 and rows[answers]["failures"] == {}, rows
     assert rows[silent]["answer_rate_15s"] == 0.0 and rows[silent]["failures"] == {"no_answer": 2}, rows
+    assert rows[cut_off]["answer_rate_15s"] == 0.0 and rows[cut_off]["failures"] == {"unreachable": 2}, rows
     assert rows[silent]["consecutive_failures"] == 2
-    assert [(a.number, a.last_outcome) for a in alerts] == [(silent, "no_answer")]
-    assert "12333" in alerts[0].text and "无人接听" in alerts[0].text
-    assert [r.tags for r in requests] == [("拨测告警",)]
-    assert {x.number: x.outcome for x in legs} == {answers: "connected", silent: "no_answer"}
+    assert sorted((a.number, a.last_outcome) for a in alerts) == [(cut_off, "unreachable"), (silent, "no_answer")]
+    texts = {a.number: a.text for a in alerts}
+    assert "无人接听" in texts[silent] and "无法接通" in texts[cut_off] and "unreachable" in texts[cut_off], texts
+    assert [r.tags for r in requests] == [("拨测告警",), ("拨测告警",)]
+    assert {x.number: x.outcome for x in legs} == {answers: "connected", silent: "no_answer", cut_off: "unreachable"}
     assert all(1.0 <= x.answer_seconds < 3.0 for x in legs if x.number == answers), legs
-    assert [e.get("Cause") for e in switch.events("Hangup") if e.get("Channel", "").startswith(
-        f"Local/{silent}@departments-") and e["Channel"].endswith(";1")] == ["19", "19"]
+    # what the dialplan said (cti-dial-cause): 19 nobody answered, 66 no such channel technology
+    assert dept_causes(switch, silent) == ["19", "19"] and dept_causes(switch, cut_off) == ["66", "66"]
+    # the monitor's 拨测 figures (/api/figures) tell the two failures apart too
     test_rows = {r["number"]: r for r in _test_dial_rows(figures)}
     assert test_rows[answers]["answered"] == 2 and test_rows[silent]["answered"] == 0, test_rows
+    assert test_rows[silent]["not_answered"] == {"no_answer": 2, "busy": 0, "congestion": 0, "unreachable": 0}
+    assert test_rows[cut_off]["not_answered"] == {"no_answer": 0, "busy": 0, "congestion": 0, "unreachable": 2}
+
+
+def dept_causes(switch, number: str) -> list[str]:
+    """Hangup causes of the ;1 halves of the test calls to department ``number``."""
+    return [e.get("Cause", "") for e in switch.events("Hangup")
+            if e.get("Channel", "").startswith(f"Local/{number}@departments-") and e["Channel"].endswith(";1")]
 
 
 def _test_dial_rows(figures: dict) -> list[dict]:
