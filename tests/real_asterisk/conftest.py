@@ -125,17 +125,5 @@ async def running_layer(switch: Switch, settings: Settings):
 @pytest.fixture
 async def layer(switch, tmp_path):
     """The whole layer (`cti run`'s parts) logged in to ``switch`` with the shipped manager user."""
-    from cti.ami import AmiState
-
-    lay = Layer(layer_settings(switch, tmp_path))
-    pin_clocks(lay)
-    await lay.start()
-    await switch.observe()
-    from real_asterisk.switch import until
-
-    await until(lambda: lay.ami.state == AmiState.CONNECTED, 20, "the layer's AMI login",
-                lambda: lay.ami.state)
-    yield lay
-    await lay.stop()
-    if switch.observer is not None:
-        await switch.observer.close()
+    async with running_layer(switch, layer_settings(switch, tmp_path)) as lay:
+        yield lay
