@@ -33,8 +33,10 @@ def find_lab() -> Path | None:
     """The ``asterisk-lab`` script to use, or None: ``CTI_TEST_ASTERISK`` (the script or its folder), else
     ``shared/asterisk-22/asterisk-lab`` beside the checkout or beside one of its parent folders."""
     named = os.environ.get("CTI_TEST_ASTERISK", "")
-    candidates = [Path(named), Path(named) / "asterisk-lab"] if named else []
-    candidates += [parent / "shared" / "asterisk-22" / "asterisk-lab" for parent in ROOT.parents]
+    if named:   # a named build is the one to use: a wrong name is no build, never a silent fallback
+        candidates = [Path(named), Path(named) / "asterisk-lab"]
+    else:
+        candidates = [parent / "shared" / "asterisk-22" / "asterisk-lab" for parent in ROOT.parents]
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return c
