@@ -135,14 +135,22 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_prompts_list(args: argparse.Namespace) -> int:
+def _catalogue(settings) -> dict:
+    """The prompt catalogue of ``settings.prompts_dir`` (name -> entry); empty, with a message, when missing."""
     from ivr_flows.loader import read_catalogue
-    from ivr_flows.prompts import audit
 
-    settings = _settings(args)
     catalogue = read_catalogue(Path(settings.prompts_dir))
     if not catalogue:
         print(f"no prompts: {Path(settings.prompts_dir) / 'catalogue.yaml'} is missing or empty", file=sys.stderr)
+    return catalogue
+
+
+def cmd_prompts_list(args: argparse.Namespace) -> int:
+    from ivr_flows.prompts import audit
+
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    if not catalogue:
         return 1
     sounds = Path(args.sounds_dir) if args.sounds_dir else settings.sounds_dir
     if sounds is None:
@@ -167,13 +175,11 @@ def cmd_prompts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_prompts_synth(args: argparse.Namespace) -> int:
-    from ivr_flows.loader import read_catalogue
     from ivr_flows.prompts import SynthError, synthesize
 
     settings = _settings(args)
-    catalogue = read_catalogue(Path(settings.prompts_dir))
+    catalogue = _catalogue(settings)
     if not catalogue:
-        print(f"no prompts: {Path(settings.prompts_dir) / 'catalogue.yaml'} is missing or empty", file=sys.stderr)
         return 1
     try:
         done = synthesize(catalogue, Path(args.dir), force=args.force)

@@ -71,3 +71,10 @@ async def followup_centre(tmp_path: Path, settings: OutboundSettings, receiver, 
     finally:
         await layer.stop()
         await simulator.stop()
+
+
+async def hand_over_from_110(c, settings: OutboundSettings) -> None:
+    """The 110 centre hands a caller to 12345: a call on the linkage DID (outbound.linkage_did)."""
+    await c.layer.ami.action({"Action": "Originate", "Channel": f"Local/{settings.linkage_did}@from-pstn",
+                              "Context": "caller", "Exten": "silent", "Priority": 1,
+                              "CallerID": '"110" <110>', "Timeout": 30000})

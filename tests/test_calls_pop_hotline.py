@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 from calls_support import until
-from outbound_support import outbound_centre, outbound_settings
+from outbound_support import hand_over_from_110, outbound_centre, outbound_settings
 
 from cti.ami import AmiMessage
 from cti.calls.tracker import CallTracker
@@ -15,9 +15,7 @@ async def test_given_a_110_hand_over_when_an_agent_answers_then_the_pop_says_hot
     s = outbound_settings(tmp_path)
     async with outbound_centre(tmp_path, s) as c:
         c.sim.pbx.set_agent("6201", 1, 3600)
-        await c.layer.ami.action({"Action": "Originate", "Channel": f"Local/{s.linkage_did}@from-pstn",
-                                  "Context": "caller", "Exten": "silent", "Priority": 1,
-                                  "CallerID": '"110" <110>', "Timeout": 30000})
+        await hand_over_from_110(c, s)
         await until(lambda: any(p.queue == "linkage110" for p in c.pops), 10)
         pop = next(p for p in c.pops if p.queue == "linkage110")
         assert (pop.hotline, pop.tags, pop.ivr_path) == ("110", ("110分流",), ())

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import aiohttp
 from calls_support import until
-from outbound_support import outbound_centre, outbound_settings
+from outbound_support import hand_over_from_110, outbound_centre, outbound_settings
 
 
 async def test_given_110_handover_when_it_arrives_then_tagged_queued_and_counted(tmp_path):
     s = outbound_settings(tmp_path)
     async with outbound_centre(tmp_path, s) as c:
         c.sim.pbx.set_agent("6201", 1, 3600)
-        await c.layer.ami.action({"Action": "Originate", "Channel": f"Local/{s.linkage_did}@from-pstn",
-                                  "Context": "caller", "Exten": "silent", "Priority": 1,
-                                  "CallerID": '"110" <110>', "Timeout": 30000})
+        await hand_over_from_110(c, s)
         await until(lambda: any(m.name == "AgentConnect" and m.get("Queue") == "linkage110" for m in c.events), 10)
         names = [m.name for m in c.events]
         assert "AGIExecStart" not in names            # no menu: the IVR never ran
