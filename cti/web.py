@@ -8,6 +8,7 @@ header (the wallboard's WebSocket) may pass ``?token=``; a successful page load 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -92,3 +93,21 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     return runner, bound
+
+
+class BadBody(ValueError):
+    """A request body that is not a JSON object: the handler answers 400 with this text, never a 500."""
+
+
+def json_object(raw: bytes) -> dict:
+    """The body ``raw`` as a JSON object (dict). Raises :class:`BadBody` for bytes that are not UTF-8
+    JSON, JSON nested too deeply for the parser (RecursionError), or JSON that is not an object."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadBody(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadBody("the body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise BadBody("the body must be a JSON object")
+    return data

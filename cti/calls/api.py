@@ -15,6 +15,8 @@ from cti.calls.agents import Agents, check_id
 from cti.calls.messages import TOPIC_SCREEN_POP, TOPIC_TRANSFER, ScreenPop, TransferUpdate
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
+from cti.web import BadBody
+from cti.web import json_object as web_json_object
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,9 @@ async def _json_body(request: web.Request, required: bool = True) -> dict[str, A
             raise CallError(400, "bad_body", "a JSON object body is required")
         return {}
     try:
-        body = await request.json()
-    except ValueError:
-        raise CallError(400, "bad_body", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise CallError(400, "bad_body", "the body must be a JSON object")
-    return body
+        return web_json_object(await request.read())
+    except BadBody as exc:
+        raise CallError(400, "bad_body", str(exc)) from None
 
 
 def _number(body: dict) -> str:

@@ -6,6 +6,8 @@ import re
 
 from aiohttp import web
 
+from cti.web import BadBody, json_object
+
 NUMBER = re.compile(r"^\+?\d{3,20}$")
 
 
@@ -61,10 +63,13 @@ class OutboundApi:
     async def upload(self, request: web.Request) -> web.Response:
         """An admin's list: ``{"numbers": ["139..."]}`` or ``{"calls": [{"number", "ticket_id"}]}``."""
         try:
-            body = await request.json()
-        except ValueError:
-            return _bad(400, "body must be JSON")
-        entries = [{"number": n} for n in body.get("numbers", [])] + list(body.get("calls", []))
+            body = json_object(await request.read())
+        except BadBody as exc:
+            return _bad(400, str(exc))
+        numbers, calls = body.get("numbers", []), body.get("calls", [])
+        if not isinstance(numbers, list) or not isinstance(calls, list):
+            return _bad(400, "numbers and calls must be lists")
+        entries = [{"number": n} for n in numbers] + calls
         bad = [e for e in entries if not isinstance(e, dict) or not NUMBER.match(str(e.get("number", "")))]
         if bad or not entries:
             return _bad(400, f"{len(bad)} entries without a valid number" if bad else "no numbers given")
@@ -74,9 +79,9 @@ class OutboundApi:
 
     async def do_not_call(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except ValueError:
-            return _bad(400, "body must be JSON")
+            body = json_object(await request.read())
+        except BadBody as exc:
+            return _bad(400, str(exc))
         number = str(body.get("number", ""))
         if not NUMBER.match(number):
             return _bad(400, "number must be digits")

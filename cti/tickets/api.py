@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -13,6 +12,7 @@ from cti import web as cti_web
 from cti.tickets import payload, signing
 from cti.tickets.models import CALLBACK_STATUSES
 from cti.tickets.service import TicketError, TicketService, UnknownTicket
+from cti.web import BadBody, json_object
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,9 @@ def _bad(status: int, error: str, detail: str) -> web.Response:
 async def _json_object(request: web.Request, body: bytes | None = None) -> dict[str, Any] | web.Response:
     raw = await request.read() if body is None else body
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        return json_object(raw)
+    except BadBody as exc:
         return _bad(400, "malformed JSON", str(exc))
-    if not isinstance(data, dict):
-        return _bad(400, "malformed JSON", "the body must be a JSON object")
-    return data
 
 
 class TicketsApi:
