@@ -111,13 +111,29 @@ class Layer:
 
 
 async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print) -> int:
-    """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds."""
+    """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds.
+
+    Returns the exit code: 0 when stopped, 1 when a listening port cannot be opened (in use, not
+    permitted), 2 when Asterisk refused the AMI login (retrying would only lock the account)."""
+    from cti.ami import AmiState
+
     layer = Layer(settings)
-    await layer.start()
+    try:
+        await layer.start()
+    except OSError as exc:
+        log.error("cannot start: %s (check http.port, agi.port and their bind addresses)", exc)
+        await layer.stop()
+        return 1
     if not settings.http.token:
         print_line(f"HTTP token for this run: {layer.http_token}")
     try:
-        await layer.print_status(stop, print_line, settings.monitor.summary_interval)
+        await layer.print_status(stop, print_line, settings.monitor.summary_interval,
+                                 alive=lambda: layer.ami.state != AmiState.FAILED)
+        refused = layer.ami.state == AmiState.FAILED
     finally:
         await layer.stop()
+    if refused:
+        log.error("stopping: Asterisk refused the AMI login; check ami.username and ami.secret "
+                  "(CTI_AMI_SECRET) against manager_cti.conf")
+        return 2
     return 0

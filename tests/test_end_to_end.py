@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -225,4 +226,33 @@ async def test_cti_run_works_from_settings_file_and_environment_alone(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+        await sim.stop()
+
+
+async def test_given_a_wrong_ami_secret_or_a_port_in_use_then_cti_run_stops_with_its_reason(tmp_path):
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=10))
+    await sim.start()
+    from cti.demo import free_port
+
+    base = {**os.environ, "CTI_AMI_PORT": str(sim.ami_port), "CTI_AGI_PORT": str(free_port()),
+            "CTI_HTTP_PORT": "0", "CTI_DATA_DIR": str(tmp_path), "CTI_MONITOR_SUMMARY_INTERVAL": "0.2"}
+    try:
+        # an operator (or systemd) needs an exit, not a process that neither retries nor serves calls
+        wrong = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cti.cli", "run", cwd=ROOT, env={**base, "CTI_AMI_SECRET": "wrong"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(wrong.communicate(), 60)
+        assert wrong.returncode == 2, (out, err)
+        assert b"refused the AMI login" in err and b"never retrieved" not in err, err
+        with socket.socket() as taken:   # the FastAGI port is held by another program
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "cti.cli", "run", cwd=ROOT,
+                env={**base, "CTI_AGI_PORT": str(taken.getsockname()[1])},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(busy.communicate(), 60)
+        assert busy.returncode == 1, (out, err)
+        assert b"cannot start" in err and b"Traceback" not in err, err
+    finally:
         await sim.stop()

@@ -146,6 +146,9 @@ class AmiClient(Manager):
         """Start the session loop; with ``wait``, return once logged in (raise on bad credentials)."""
         if self._runner is None:
             self._logged_in = self.loop.create_future()
+            # read by wait/wait_connected when someone waits; marked retrieved so a refused login is not
+            # also reported as "Future exception was never retrieved"
+            self._logged_in.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._runner = asyncio.create_task(self._run(), name="ami-session")
         if wait:
             await asyncio.shield(self._logged_in)
