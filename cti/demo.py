@@ -49,18 +49,21 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         "agi": settings.agi.model_copy(update={"bind": "127.0.0.1", "port": agi_port}),
         "http": settings.http.model_copy(update={"bind": "127.0.0.1", "port": free_port()}),
     })
-    sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cti.cli", "simulate-pbx", "--ami-port", str(ami_port),
-        "--username", settings.ami.username, "--secret", settings.ami.secret,
-        "--agi-host", "127.0.0.1", "--agi-port", str(agi_port), "--preset", "demo",
-        "--seed", str(seed), "--speed", str(speed), "--queue-log", str(data_dir / "queue_log"),
-        *(["--recording-dir", str(settings.recordings.capture_dir)] if settings.recordings.enabled else []),
-        *(["--lockstep"] if lockstep else []),
-    )
+    # The layer listens first: the demo's first caller rings at once and its IVR needs our FastAGI port
+    # (the AMI session connects as soon as the simulator listens, and resyncs what came before).
     layer = Layer(settings)
+    sim = None
     try:
-        await _wait_listening(ami_port, sim)
         await layer.start()
+        sim = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cti.cli", "simulate-pbx", "--ami-port", str(ami_port),
+            "--username", settings.ami.username, "--secret", settings.ami.secret,
+            "--agi-host", "127.0.0.1", "--agi-port", str(agi_port), "--preset", "demo",
+            "--seed", str(seed), "--speed", str(speed), "--queue-log", str(data_dir / "queue_log"),
+            *(["--recording-dir", str(settings.recordings.capture_dir)] if settings.recordings.enabled else []),
+            *(["--lockstep"] if lockstep else []),
+        )
+        await _wait_listening(ami_port, sim)
         print_line(f"12345 demo: PBX simulator (12345-centre preset, speed x{speed:g}, seed {seed}) "
                    f"AMI 127.0.0.1:{ami_port}, FastAGI 127.0.0.1:{agi_port}, data in {data_dir}/")
         base = f"http://127.0.0.1:{layer.http_port}"
@@ -70,7 +73,7 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         await layer.print_status(stop, print_line, 1.0, alive=lambda: sim.returncode is None)
     finally:
         await layer.stop()
-        if sim.returncode is None:
+        if sim is not None and sim.returncode is None:
             sim.terminate()
             try:
                 await asyncio.wait_for(sim.wait(), 10)
