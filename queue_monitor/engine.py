@@ -281,7 +281,9 @@ class QueueEngine:
         return out
 
     def _complete(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
-        leg = self.legs.get(ev["Uniqueid"])
+        # Asterisk 22 leaves the caller's fields out when the caller's channel is already gone: the agent's
+        # channel (DestUniqueid) still names the leg.
+        leg = self.legs.get(ev.get("Uniqueid", "")) or self.by_agent_channel.get(ev.get("DestUniqueid", ""))
         member = self.members.get(ev.get("Queue", ""), {}).get(ev.get("Interface", ""))
         if member is not None:
             wrap = member.wrapuptime if member.wrapuptime is not None else self.config.wrapup_seconds

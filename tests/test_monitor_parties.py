@@ -37,3 +37,17 @@ def test_given_a_local_agent_optimised_away_when_the_call_goes_on_then_talk_last
     [row] = [r for r in rows if r.outcome == "answered"]
     assert row.ended_at - row.connected_at == 60.0   # AgentComplete TalkTime 60
     assert engine.agents("public", engine.now).talking == 0
+
+
+def test_given_an_agent_complete_without_the_callers_fields_then_the_talk_still_ends_and_wrapup_starts():
+    engine, rows = QueueEngine(), []
+    for ev in events():
+        if ev.name == "AgentComplete":   # as Asterisk 22 sends it once the caller's channel is gone
+            raw = "".join(f"{k}: {v}\r\n" for k, v in ev.fields
+                          if not (k.startswith(("Channel", "CallerID", "ConnectedLine", "Uniqueid", "Linkedid",
+                                                "Exten", "Context", "Priority", "Language", "AccountCode"))))
+            ev = parse(raw.encode() + b"\r\n")[0][0]
+        rows += engine.on_event(ev)
+    [row] = [r for r in rows if r.outcome == "answered"]
+    assert row.ended_at - row.connected_at == 60.0
+    assert engine.members["public"]["Local/6001@agents"].wrapup_until > 0
