@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import aiohttp
-import pytest
 
 from real_asterisk.desk import api, login
 from real_asterisk.switch import ROOT, poll, until
@@ -48,7 +46,6 @@ def play_seconds(path) -> float:
     return float(json.loads(probe.stdout)["format"]["duration"])
 
 
-@pytest.mark.skipif(not shutil.which("ffprobe"), reason="ffmpeg is not installed (scripts/apt-ensure ffmpeg)")
 async def test_given_an_answered_call_when_it_ends_then_its_recording_is_converted_linked_and_plays(
         switch, layer, tmp_path):
     switch.agent("6001", ring=0.5, talk=4)
