@@ -60,6 +60,7 @@ class Layer:
         self.http_token = s.http.token or web.new_token()
         self.http_port: int | None = None
         self._http_runner = None
+        self._stopped = False
         self.parts = [factory(self) for factory in (default_parts() if parts is None else parts)]
 
     async def start(self) -> None:
@@ -101,6 +102,11 @@ class Layer:
                 last = line
 
     async def stop(self) -> None:
+        """Stop calls, AMI, HTTP (open WebSockets are closed as going away) and the parts; a second
+        call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         await self.agi.stop(self.settings.agi.shutdown_grace)
         await self.ami.close()
         if self._http_runner is not None:

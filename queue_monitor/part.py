@@ -22,6 +22,7 @@ from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.linkage import TOPIC_LINKAGE, Handover
 from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
+from cti.web import prepare_websocket
 from queue_monitor.cli import definitions, period
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
@@ -383,7 +384,7 @@ class MonitorPart:
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20)
-        await ws.prepare(request)
+        await prepare_websocket(request, ws)
         self.sockets.add(ws)
         try:
             await ws.send_str(json.dumps(self.wall(), ensure_ascii=False))

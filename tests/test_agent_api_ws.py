@@ -10,6 +10,7 @@ import aiohttp
 from calls_support import centre, until
 
 from ivr_flows.part import FlowsPart
+from queue_monitor.part import MonitorPart
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -69,3 +70,29 @@ async def test_a_second_call_of_the_same_caller_shows_the_previous_one(tmp_path)
         await c.citizen(number="13600000009")
         pop = c.pops[-1]
         assert [p["call_id"] for p in pop.previous_calls] == [first]
+
+
+async def test_stopping_the_layer_tells_open_desktops_and_walls_it_is_going_away(tmp_path):
+    # aiohttp waited for open WebSocket handlers up to its shutdown timeout, twice: a layer with one
+    # wall open took 30-120 s to stop, and the wall saw no close frame until then.
+    async with centre(tmp_path, parts=[MonitorPart]) as c, \
+            aiohttp.ClientSession(headers={"Authorization": "Bearer desk-token"}) as session:
+        base = f"ws://127.0.0.1:{c.layer.http_port}"
+        async with session.ws_connect(f"{base}/api/agents/6001/ws") as desk, \
+                session.ws_connect(f"{base}/wallboard/ws") as wall:
+            assert (await desk.receive_json())["type"] == "hello"
+            assert "queues" in await wall.receive_json()
+            stopping = asyncio.create_task(c.layer.stop())
+            for name, ws in (("agent desktop", desk), ("wall", wall)):
+                seen = []
+                async def closed(ws=ws, seen=seen):
+                    while (msg := await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE,
+                                                                   aiohttp.WSMsgType.CLOSED):
+                        seen.append(msg.type)
+                    return msg
+                try:
+                    msg = await asyncio.wait_for(closed(), 20)
+                except TimeoutError:
+                    raise AssertionError(f"{name}: no close frame 20 s after stop; saw {seen}") from None
+                assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, aiohttp.WSCloseCode.GOING_AWAY), name
+            await asyncio.wait_for(stopping, 30)

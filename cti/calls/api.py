@@ -15,7 +15,7 @@ from cti.calls.agents import Agents, check_id
 from cti.calls.messages import TOPIC_SCREEN_POP, TOPIC_TRANSFER, ScreenPop, TransferUpdate
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
-from cti.web import BadBody
+from cti.web import BadBody, prepare_websocket
 from cti.web import json_object as web_json_object
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class CallsApi:
         if not ws.can_prepare(request).ok:
             return web.json_response({"error": "not_websocket", "detail": "connect with a WebSocket client"},
                                      status=400)
-        await ws.prepare(request)
+        await prepare_websocket(request, ws)
         self.hub.sockets[agent].add(ws)
         await ws.send_json({"type": "hello", "agent": agent,
                             "call": (self.control.describe(c) if (c := self.control.tracker.call_of_agent(agent)) else None)})
