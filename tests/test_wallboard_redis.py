@@ -61,7 +61,8 @@ async def test_one_wall_shows_both_instances_queues(tmp_path, redis_url):
             await until(lambda s=sim: s.totals().get("answered", 0) >= 2 and s.totals()["active"] == 0, 60, 0.05)
         city = layers[0]
         url = f"http://127.0.0.1:{city.http_port}"
-        async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"}) as http:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"},
+                                         timeout=aiohttp.ClientTimeout(total=30)) as http:
             async def wall():
                 async with http.get(url + "/api/figures") as r:
                     return await r.json()
