@@ -69,7 +69,8 @@ class Layer:
         for part in self.parts:
             if hasattr(part, "start"):
                 await part.start()
-        app = web.create_app(self.http_token, [p.setup_web for p in self.parts if hasattr(p, "setup_web")])
+        setups = [p.setup_web for p in self.parts if hasattr(p, "setup_web")]
+        app = web.create_app(self.http_token, [lambda app: app[web.HEALTH].append(self.ami.health), *setups])
         self._http_runner, self.http_port = await web.serve(app, s.http.bind, s.http.port)
         log.info("HTTP API on http://%s:%s/", s.http.bind, self.http_port)
         await self.agi.start()

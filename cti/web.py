@@ -1,25 +1,32 @@
-"""The layer's HTTP server (aiohttp): token auth in front of every route the parts register.
+"""The layer's HTTP server (aiohttp): who may use which route, in front of every route the parts add.
 
-Parts add routes with ``setup(app)`` functions; a handler that authenticates by other means (a signed
-webhook callback, a signed download link) is marked with :func:`public`. Browsers that cannot set a
-header (the wallboard's WebSocket) may pass ``?token=``; a successful page load sets an HttpOnly cookie.
+Parts add routes with ``setup(app)`` functions. Every request is checked against cti/roles.py's table
+by :func:`_auth`: the credential (``Authorization: Bearer`` (scheme in any case, RFC 9110 §11.1), else
+``?token=``, else the ``cti_token`` cookie) names a principal (cti/auth.py); no or a wrong credential
+answers 401, a role the table does not list 403. Browsers that cannot set a header (the wallboard) pass
+``?token=`` once: the answer sets an HttpOnly cookie and the page drops the token from its address.
+Refusals of unauthenticated requests are counted and logged at most once per ``http.refusal_log_interval``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import Callable
 
 from aiohttp import WSCloseCode, web
 
+from cti import roles
+from cti.auth import Credentials, Principal
+
 log = logging.getLogger(__name__)
 
-TOKEN: web.AppKey[str] = web.AppKey("token", str)
+CREDENTIALS: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
+REFUSALS: web.AppKey["RefusalLog"] = web.AppKey("refusals", object)
 COOKIE = "cti_token"
 WEBSOCKETS: web.AppKey[weakref.WeakSet] = web.AppKey("websockets", weakref.WeakSet)
 # An in-flight request gets this long to finish when the layer stops (aiohttp's default is 60 s, twice).
@@ -30,35 +37,72 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def public(handler):
-    """Mark a route handler the token check lets through: it authenticates the request itself."""
-    handler.cti_public = True
-    return handler
-
-
 def _presented_token(request: web.Request) -> str:
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer "):
-        return auth[7:].strip()
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
     return request.query.get("token") or request.cookies.get(COOKIE, "")
 
 
-def token_ok(request: web.Request) -> bool:
-    presented = _presented_token(request)
-    return bool(presented) and hmac.compare_digest(presented.encode(), request.app[TOKEN].encode())
+def authenticate(request: web.Request) -> Principal | None:
+    """The principal of the credential ``request`` presents, or None."""
+    return request.app[CREDENTIALS].principal(_presented_token(request))
+
+
+class RefusalLog:
+    """Unauthenticated requests are counted; one WARNING line per ``interval`` seconds says how many
+    (2,000 refused requests once wrote 2,000 lines: issue 17). The last one's method, path and peer are
+    named, escaped by cti.logs like every value from outside."""
+
+    def __init__(self, interval: float, clock=time.monotonic) -> None:
+        self.interval, self.clock = interval, clock
+        self.count, self.last_logged, self.last = 0, None, ""
+
+    def refused(self, request: web.Request, why: str) -> None:
+        self.count += 1
+        self.last = f"{request.method} {request.path} from {request.remote} ({why})"
+        now = self.clock()
+        if self.last_logged is None or now - self.last_logged >= self.interval:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self.count:
+            log.warning("HTTP refused %d unauthenticated request(s) in the last %.0f s; last: %s",
+                        self.count, self.interval, self.last)
+        self.count, self.last_logged = 0, self.clock() if now is None else now
+
+
+def _unauthorized() -> web.Response:
+    return web.json_response({"error": "unauthorized", "detail": "a valid credential is required"}, status=401)
 
 
 @web.middleware
 async def _auth(request: web.Request, handler):
-    if getattr(request.match_info.handler, "cti_public", False):
+    route = request.match_info.route
+    template = route.resource.canonical if route.resource is not None else None
+    rule = roles.rule_for(request.method, template) if template is not None else None
+    if rule is not None and (rule.public or (rule.signed and ("sig" in request.query or "expires" in request.query))):
+        return await handler(request)       # the handler authenticates the request itself
+    who = authenticate(request)
+    if who is None:
+        request.app[REFUSALS].refused(request, "missing or wrong credential")
+        return _unauthorized()
+    if template is None:                    # no such route: 404 / 405, but only to a known principal
         return await handler(request)
-    presented = _presented_token(request)
-    if not token_ok(request):
-        log.warning("HTTP %s %s refused: missing or wrong token (from %s)", request.method, request.path, request.remote)
-        return web.json_response({"error": "unauthorized", "detail": "a valid token is required"}, status=401)
+    if rule is None:                        # a route missing from the table is nobody's (fail closed)
+        log.error("HTTP %s %s: route %s is not in cti/roles.py's table; refused", request.method, request.path,
+                  template)
+        raise roles.forbidden("this route is not open to any role")
+    if who.role not in rule.roles:
+        log.info("HTTP %s %s refused: role %s (%s) may not use it", request.method, request.path, who.role, who.label)
+        raise roles.forbidden(f"the {who.role} role may not use {request.method} {template}")
+    if who.role == roles.AGENT and rule.own == "agent" and request.match_info.get("agent") != who.agent:
+        log.info("HTTP %s %s refused: %s may not act for another agent", request.method, request.path, who.label)
+        raise roles.forbidden(f"agent {who.agent} may act only for itself")
+    request[roles.PRINCIPAL] = who
     response = await handler(request)
     if request.query.get("token") and isinstance(response, web.Response):
-        response.set_cookie(COOKIE, presented, httponly=True, samesite="Strict")
+        response.set_cookie(COOKIE, request.query["token"], httponly=True, samesite="Strict")
     return response
 
 
@@ -76,9 +120,11 @@ async def _errors(request: web.Request, handler):
         return web.json_response({"error": "internal error"}, status=500)
 
 
-@public
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    body = {"status": "ok"}
+    for fields in request.app[HEALTH]:
+        body.update(fields())
+    return web.json_response(body)
 
 
 async def prepare_websocket(request: web.Request, ws: web.WebSocketResponse) -> None:
@@ -98,15 +144,27 @@ async def _close_websockets(app: web.Application) -> None:
                                for ws in sockets), return_exceptions=True)
 
 
-def create_app(token: str, setups: list[Callable[[web.Application], None]] = ()) -> web.Application:
+def create_app(credentials: Credentials | str, setups: list[Callable[[web.Application], None]] = (),
+               refusal_interval: float = 60.0) -> web.Application:
+    """The app with every part's routes; ``credentials`` a :class:`Credentials`, or one admin token."""
+    if isinstance(credentials, str):
+        from cti.settings import HttpSettings
+        credentials = Credentials(HttpSettings(token=credentials), secrets.token_bytes(32))
     app = web.Application(middlewares=[_errors, _auth])
-    app[TOKEN] = token
+    app[CREDENTIALS] = credentials
+    app[REFUSALS] = RefusalLog(refusal_interval)
     app[WEBSOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_websockets)
+    app.on_cleanup.append(_flush_refusals)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_post("/api/agents/{agent}/session", _agent_session)
     for setup in setups:
         setup(app)
     return app
+
+
+async def _flush_refusals(app: web.Application) -> None:
+    app[REFUSALS].flush()
 
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

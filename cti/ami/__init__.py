@@ -10,11 +10,12 @@ from cti.ami.client import (
     AmiNotConnected,
     AmiState,
     AmiTimeout,
+    EventTime,
     Resynced,
 )
 from cti.ami.message import AmiMessage, parse
 
 __all__ = [
     "TOPIC_EVENT", "TOPIC_RESYNCED", "TOPIC_STATE", "AmiClient", "AmiError", "AmiLoginError",
-    "AmiMessage", "AmiNotConnected", "AmiState", "AmiTimeout", "Resynced", "parse",
+    "AmiMessage", "AmiNotConnected", "AmiState", "AmiTimeout", "EventTime", "Resynced", "parse",
 ]

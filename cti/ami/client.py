@@ -11,6 +11,7 @@ import asyncio
 import enum
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,20 @@ LIST_ACTIONS = frozenset({
     "queuestatus", "queuesummary", "coreshowchannels", "status", "bridgelist", "bridgeinfo",
     "pjsipshowendpoints", "pjsipshowcontacts", "sippeers", "agents", "parkedcalls", "originate",
 })
+
+
+# Asterisk sends FullyBooted to the new session itself and list events answer an action (ActionID):
+# neither is ever stamped (manager.c); broadcast events are stamped when timestampevents is on.
+UNSTAMPED_ALWAYS = frozenset({"FullyBooted"})
+TIMESTAMP_FIX = "timestampevents = yes in manager.conf [general]"
+
+
+class EventTime(enum.StrEnum):
+    """Whether this session's events carry Asterisk's ``Timestamp`` (manager.conf ``timestampevents``)."""
+
+    UNKNOWN = "unknown"          # no broadcast event seen since login yet
+    STAMPED = "stamped"
+    UNSTAMPED = "unstamped"      # Asterisk's default; times are the layer's time of receipt
 
 
 class AmiState(enum.StrEnum):
@@ -78,7 +93,8 @@ class AmiProtocol(AMIProtocol):
         self._buffer = b""
 
     def data_received(self, data: bytes) -> None:
-        messages, self._buffer = parse(self._buffer + data if self._buffer else data)
+        # the time of receipt is the event time when Asterisk does not stamp events (timestampevents = no)
+        messages, self._buffer = parse(self._buffer + data if self._buffer else data, received_at=time.time())
         for message in messages:
             self.handle_message(message)
 
@@ -136,6 +152,7 @@ class AmiClient(Manager):
         self.state = AmiState.DISCONNECTED
         self.state_detail = ""
         self.connects = 0
+        self.event_time = EventTime.UNKNOWN
         self._runner: asyncio.Task | None = None
         self._lost: asyncio.Event = asyncio.Event()
         self._logged_in: asyncio.Future | None = None
@@ -201,6 +218,7 @@ class AmiClient(Manager):
             if not reply.success:
                 raise AmiLoginError(reply.get("Message", "login refused"))
             self.connects += 1
+            self.event_time = EventTime.UNKNOWN   # manager.conf may have changed while we were away
             self._set_state(AmiState.CONNECTED)
             log.info("AMI logged in to %s:%s", self.config["host"], self.config["port"])
             self.pinger = asyncio.create_task(self._keepalive(protocol), name="ami-keepalive")
@@ -252,7 +270,27 @@ class AmiClient(Manager):
         self._lost.set()
 
     def on_event(self, message: AmiMessage) -> None:
+        stamped = EventTime.STAMPED if message.stamped else EventTime.UNSTAMPED
+        if stamped is not self.event_time and message.name not in UNSTAMPED_ALWAYS and message.id is None:
+            self._event_time_seen(stamped)
         self.bus.publish(TOPIC_EVENT, message)
+
+    def _event_time_seen(self, stamped: EventTime) -> None:
+        before, self.event_time = self.event_time, stamped
+        where = f"{self.config['host']}:{self.config['port']}"
+        if stamped is EventTime.UNSTAMPED:
+            log.warning("AMI events from %s carry no Timestamp: set %s and reload the manager (Asterisk's "
+                        "default is no). Until then event times are the layer's time of receipt and waits and "
+                        "talk times Asterisk's whole-second HoldTime / TalkTime", where, TIMESTAMP_FIX)
+        elif before is EventTime.UNSTAMPED:
+            log.warning("AMI events from %s carry Timestamp again: waits are measured from it", where)
+
+    def health(self) -> dict[str, str]:
+        """Fields of /healthz: the session state and whether events are stamped (and the fix if not)."""
+        out = {"ami": str(self.state), "ami_event_time": str(self.event_time)}
+        if self.event_time is EventTime.UNSTAMPED:
+            out["ami_event_time_fix"] = TIMESTAMP_FIX
+        return out
 
     def _set_state(self, state: AmiState, detail: str = "") -> None:
         if state is not self.state or detail != self.state_detail:

@@ -7,6 +7,7 @@ no I/O, so it is tested and benchmarked on its own (the shape of wazo-amid's par
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
@@ -23,12 +24,16 @@ class AmiMessage(Mapping[str, str]):
 
     Repeated headers (``ChanVariable``) keep every value; ``msg[key]`` returns the first,
     ``msg.getall(key)`` all of them. ``msg.timestamp`` is the ``Timestamp`` header as a float (epoch
-    seconds) or ``None``.
+    seconds) or ``None``; ``msg.received_at`` is when the layer read the frame (epoch seconds, ``None``
+    for a message built in memory). Event time is :attr:`event_time`: the ``Timestamp`` when Asterisk
+    stamps events (manager.conf ``timestampevents = yes``), else the time of receipt; its default is
+    ``no``, so ``Timestamp`` is optional and never read alone.
     """
 
-    __slots__ = ("_fields", "_index", "_timestamp")
+    __slots__ = ("_fields", "_index", "_timestamp", "_received")
 
-    def __init__(self, fields: tuple[tuple[str, str], ...] | list[tuple[str, str]]):
+    def __init__(self, fields: tuple[tuple[str, str], ...] | list[tuple[str, str]],
+                 received_at: float | None = None):
         fields = tuple(fields)
         index: dict[str, str] = {}
         for key, value in fields:
@@ -36,6 +41,7 @@ class AmiMessage(Mapping[str, str]):
         object.__setattr__(self, "_fields", fields)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_timestamp", False)
+        object.__setattr__(self, "_received", received_at)
 
     @classmethod
     def of(cls, **headers: str) -> AmiMessage:
@@ -105,6 +111,7 @@ class AmiMessage(Mapping[str, str]):
 
     @property
     def timestamp(self) -> float | None:
+        """The ``Timestamp`` header (epoch seconds), ``None`` when absent or not a positive finite number."""
         ts = self._timestamp
         if ts is False:
             raw = self._index.get("timestamp")
@@ -112,12 +119,30 @@ class AmiMessage(Mapping[str, str]):
                 ts = float(raw) if raw else None
             except ValueError:
                 ts = None
+            if ts is not None and not (math.isfinite(ts) and ts > 0):
+                ts = None   # 'nan', 'inf', '-1', '0': no time at all, never 1970
             object.__setattr__(self, "_timestamp", ts)
         return ts
 
     @property
-    def time(self) -> datetime | None:
+    def stamped(self) -> bool:
+        """Whether Asterisk stamped this message (a usable ``Timestamp`` header)."""
+        return self.timestamp is not None
+
+    @property
+    def received_at(self) -> float | None:
+        """When the layer read this message (epoch seconds), ``None`` for one built in memory."""
+        return self._received
+
+    @property
+    def event_time(self) -> float | None:
+        """When it happened: the ``Timestamp`` if stamped, else the time of receipt, else ``None``."""
         ts = self.timestamp
+        return self._received if ts is None else ts
+
+    @property
+    def time(self) -> datetime | None:
+        ts = self.event_time
         return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
     def __repr__(self) -> str:
@@ -125,8 +150,10 @@ class AmiMessage(Mapping[str, str]):
         return f"<AmiMessage {shown}>"
 
 
-def parse_frame(frame: bytes) -> AmiMessage | None:
-    """One frame (without its blank line) to a message; ``None`` when it holds no header at all."""
+def parse_frame(frame: bytes, received_at: float | None = None) -> AmiMessage | None:
+    """One frame (without its blank line) to a message; ``None`` when it holds no header at all.
+
+    ``received_at``: when the frame was read (epoch seconds), kept as the message's time of receipt."""
     text = frame.decode("utf-8", "replace")
     fields = []
     for line in text.split("\r\n"):
@@ -139,11 +166,14 @@ def parse_frame(frame: bytes) -> AmiMessage | None:
             log.warning("AMI line without a colon ignored: %.80r", line)
     if not fields:
         return None
-    return AmiMessage(fields)
+    return AmiMessage(fields, received_at)
 
 
-def parse(buffer: bytes) -> tuple[list[AmiMessage], bytes]:
+def parse(buffer: bytes, received_at: float | None = None) -> tuple[list[AmiMessage], bytes]:
     """Split ``buffer`` into complete messages and the unfinished rest.
+
+    ``received_at`` (epoch seconds) stamps every message as its time of receipt: the caller reads the
+    clock, so the parser stays pure.
 
     The ``Asterisk Call Manager/x.y`` banner line and empty frames are skipped; a frame that never
     ends within :data:`MAX_FRAME_BYTES` is discarded with a log line so memory stays bounded.
@@ -157,7 +187,7 @@ def parse(buffer: bytes) -> tuple[list[AmiMessage], bytes]:
         frame = frame.strip(b"\r\n")
         if not frame:
             continue
-        message = parse_frame(frame)
+        message = parse_frame(frame, received_at)
         if message is not None:
             messages.append(message)
     if len(rest) > MAX_FRAME_BYTES:
