@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -89,9 +90,36 @@ class LogSettings(Section):
 
 
 class HttpSettings(Section):
+    """HTTP API and wallboard; who may use which route is cti/roles.py's table, credentials cti/auth.py."""
+
     bind: str = "127.0.0.1"
     port: int = Field(8345, ge=0, le=65535)
-    token: str = ""  # empty: a random token is made at start and printed once
+    token: str = ""  # an admin credential in plain text (older versions' one token); see credentials
+    credentials: dict[Literal["viewer", "supervisor", "admin", "integration"], list[str]] = {}
+    agent_pins: dict[str, list[str]] = {}   # agent id -> scrypt hashes of its PIN(s) (cti credentials pin)
+    session_secret: str = ""        # HMAC key of agent sessions; empty: made once in data_dir/.session-secret
+    session_hours: float = Field(12.0, gt=0, le=24 * 7)
+    refusal_log_interval: float = Field(60.0, gt=0)   # seconds: refused requests are logged once per interval
+
+    @field_validator("credentials")
+    @classmethod
+    def _hashed(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from cti.auth import check_hash_form
+        for hashes in value.values():
+            for item in hashes:
+                check_hash_form(item)
+        return value
+
+    @field_validator("agent_pins")
+    @classmethod
+    def _pins(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from cti.auth import check_pin_form
+        for agent, hashes in value.items():
+            if not re.fullmatch(r"[0-9A-Za-z_-]{1,32}", agent):
+                raise ValueError(f"agent id {agent!r} must be 1-32 letters, digits, '-' or '_'")
+            for item in hashes:
+                check_pin_form(item)
+        return value
 
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 import weakref
 from collections.abc import Callable
 
 from aiohttp import WSCloseCode, web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cti import roles
 from cti.auth import Credentials, Principal
@@ -29,6 +31,8 @@ CREDENTIALS: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
 REFUSALS: web.AppKey["RefusalLog"] = web.AppKey("refusals", object)
 COOKIE = "cti_token"
 WEBSOCKETS: web.AppKey[weakref.WeakSet] = web.AppKey("websockets", weakref.WeakSet)
+# Parts add callables returning extra /healthz fields (the AMI session's event-time source: issue 16).
+HEALTH: web.AppKey[list] = web.AppKey("health", list)
 # An in-flight request gets this long to finish when the layer stops (aiohttp's default is 60 s, twice).
 SHUTDOWN_TIMEOUT = 5.0
 
@@ -111,6 +115,9 @@ async def _errors(request: web.Request, handler):
     # A bad request gets a JSON body saying why; a bug gets a 500 and a log line, never a dead server.
     try:
         return await handler(request)
+    except InvalidInput as exc:
+        log.info("HTTP %s %s: 400 %s: %s", request.method, request.path, exc.field, exc.detail)
+        return web.json_response({"error": "bad_request", "field": exc.field, "detail": exc.detail}, status=400)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             return web.json_response({"error": exc.reason, "detail": exc.text}, status=exc.status)
@@ -154,6 +161,7 @@ def create_app(credentials: Credentials | str, setups: list[Callable[[web.Applic
     app[CREDENTIALS] = credentials
     app[REFUSALS] = RefusalLog(refusal_interval)
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[HEALTH] = []
     app.on_shutdown.append(_close_websockets)
     app.on_cleanup.append(_flush_refusals)
     app.router.add_get("/healthz", _healthz)
@@ -193,3 +201,83 @@ def json_object(raw: bytes) -> dict:
     if not isinstance(data, dict):
         raise BadBody("the body must be a JSON object")
     return data
+
+
+class InvalidInput(ValueError):
+    """Bad input at the edge: the middleware answers 400 ``{"error": "bad_request", "field", "detail"}``."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field, self.detail = field, detail
+
+
+def validate(model: type[BaseModel], data: dict) -> BaseModel:
+    """``data`` as ``model``; raise :class:`InvalidInput` naming the first bad field (never its value:
+    it may be a citizen's number)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_input=False, include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        raise InvalidInput(field, err["msg"]) from None
+
+
+async def body_as(request: web.Request, model: type[BaseModel], required: bool = True) -> BaseModel:
+    """The request's JSON object body validated as ``model`` (an absent body is ``{}`` unless required)."""
+    if not request.body_exists:
+        if required:
+            raise InvalidInput("body", "a JSON object body is required")
+        return validate(model, {})
+    try:
+        return validate(model, json_object(await request.read()))
+    except BadBody as exc:
+        raise InvalidInput("body", str(exc)) from None
+
+
+def query_as(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """The query string validated as ``model`` (``token`` is the credential, not a parameter); a name
+    given twice is refused."""
+    names = [k for k in request.query if k != "token"]
+    if len(names) != len(set(names)):
+        raise InvalidInput(next(n for n in names if names.count(n) > 1), "given more than once")
+    return validate(model, {k: request.query[k] for k in names})
+
+
+class StrictModel(BaseModel):
+    """A JSON body: no unknown fields, no type coercion ("12" is not 12, 12 is not "12")."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class QueryModel(BaseModel):
+    """A query string: no unknown names; text converts to the field's type ("100" is 100)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+AGENT_ID = r"^[0-9A-Za-z_-]{1,32}$"     # the agent ids of cti.calls.agents
+
+
+class SessionIn(StrictModel):
+    pin: str = Field(min_length=4, max_length=64)
+
+
+async def _agent_session(request: web.Request) -> web.Response:
+    """``POST /api/agents/{agent}/session`` ``{"pin": "..."}``: an agent's session token (201), bound to
+    that agent id; 401 for a wrong id or PIN, 429 after too many wrong PINs in a row."""
+    agent = request.match_info["agent"]
+    if not re.fullmatch(AGENT_ID, agent):
+        raise InvalidInput("agent", "an agent id is 1-32 letters, digits, '-' or '_'")
+    body = await body_as(request, SessionIn)
+    creds = request.app[CREDENTIALS]
+    if creds.locked(agent):
+        request.app[REFUSALS].refused(request, "agent sign-in locked")
+        return web.json_response({"error": "locked", "detail": "too many wrong PINs; try again later"},
+                                 status=429, headers={"Retry-After": "60"})
+    result = await asyncio.to_thread(creds.sign_in, agent, body.pin)   # scrypt: off the event loop
+    if result is None:
+        request.app[REFUSALS].refused(request, "wrong agent id or PIN")
+        return web.json_response({"error": "unauthorized", "detail": "wrong agent id or PIN"}, status=401)
+    token, expires = result
+    log.info("agent %s signed in; session until %d", agent, expires)
+    return web.json_response({"agent": agent, "token": token, "expires_at": expires}, status=201)
