@@ -1,5 +1,11 @@
 """The queue stats engine: AMI events in, figures out. Pure (no I/O, no clock: time comes from events).
 
+Event time is the event's ``Timestamp`` when Asterisk stamps events (manager.conf ``timestampevents =
+yes``), else its time of receipt (``AmiMessage.event_time``), and then waits and talk times are
+Asterisk's own whole-second ``HoldTime`` / ``TalkTime``: receipt times bunch up when events arrive
+late or together, so their gaps are not the wait. An event with no time at all before any timed event
+is refused (logged), never dated 1970.
+
 Each event costs O(1); memory holds the calls in progress, the agents, and the windows' buckets.
 A *leg* is one stay of a caller's channel in one queue (per-queue figures count legs); a *call* is
 everything sharing a Linkedid (the centre and hotline figures count a call once, however many
@@ -9,6 +15,8 @@ queues it went through). Finished legs are returned as :class:`QueueCall` rows f
 from __future__ import annotations
 
 import logging
+import math
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
@@ -21,11 +29,19 @@ log = logging.getLogger(__name__)
 CENTRE = ("centre", "全中心")
 # QUEUESTATUS values by which Queue() itself let the caller go: counted as timeouts, not abandons.
 TIMEOUT_STATUSES = frozenset({"TIMEOUT", "LEAVEEMPTY", "LEAVEUNAVAIL"})
-# Device states (app_queue): 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing,
-# 7 ringinuse, 8 on hold.
-OFFLINE = frozenset({4, 5})
-RINGING = frozenset({6, 7})
+# Device states as QueueMember / QueueMemberStatus report them (include/asterisk/devicestate.h
+# enum ast_device_state): 0 UNKNOWN, 1 NOT_INUSE, 2 INUSE, 3 BUSY, 4 INVALID, 5 UNAVAILABLE, 6 RINGING,
+# 7 RINGINUSE, 8 ONHOLD. Only NOT_INUSE can be available; a code not listed here is "unknown".
+NOT_INUSE = 1
+OFFLINE = frozenset({4, 5})                 # INVALID, UNAVAILABLE: not logged in for the wall
+RINGING = frozenset({6})                    # RINGING
+BUSY = frozenset({2, 3, 7, 8})              # INUSE, BUSY, RINGINUSE (a call already up), ONHOLD
+UNKNOWN_STATE = -1                          # a Status that is missing or not a number
 NO_NAME = ()
+# Events that place something in time: refused when they carry no time and none was seen before.
+TIMED_EVENTS = frozenset({"QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "QueueCallerLeave",
+                          "Hangup", "AgentComplete"})
+GONE_KEEP = 20_000   # hung-up channels remembered, so a late or repeated event cannot bring one back
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +91,7 @@ class _Call:
 @dataclass(slots=True)
 class _Member:
     name: str = ""
-    status: int = 1
+    status: int = 0                 # UNKNOWN until Asterisk says: never available by default
     paused: bool = False
     reason: str = ""
     in_call: bool = False
@@ -113,6 +129,9 @@ class QueueEngine:
         self.dirty: set[tuple[str, str]] = set()
         self.events = 0
         self.lost_track = 0          # waiting legs forgotten at a resync (outcome unknown, not counted)
+        self.event_time = "unknown"  # stamped | unstamped (manager.conf timestampevents = no) | unknown
+        self.untimed = 0             # events refused: no Timestamp, no time of receipt, no earlier event
+        self._gone: OrderedDict[str, None] = OrderedDict()   # uniqueids whose Hangup was seen
         self._handlers = {
             "QueueCallerJoin": self._join, "AgentConnect": self._connect,
             "QueueCallerAbandon": self._abandon, "QueueCallerLeave": self._leave,
@@ -128,8 +147,18 @@ class QueueEngine:
         handler = self._handlers.get(ev.name)
         if handler is None:
             return []
-        ts = ev.timestamp
+        ts = ev.event_time
+        if ev.stamped:
+            self.event_time = "stamped"
+        elif ts is not None:
+            self.event_time = "unstamped"
         if ts is None:
+            if self.now == 0.0 and ev.name in TIMED_EVENTS:
+                self.untimed += 1
+                if self.untimed == 1 or self.untimed % 1000 == 0:
+                    log.warning("queue monitor: %s without Timestamp nor time of receipt refused (%d so far): "
+                                "no figure is computed from a missing time", ev.name, self.untimed)
+                return []
             ts = self.now
         elif ts > self.now:
             self.now = ts
@@ -158,8 +187,12 @@ class QueueEngine:
 
     def _join(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
         uid, queue = ev["Uniqueid"], ev["Queue"]
+        if uid in self._gone:
+            return []   # a late or repeated join of a channel already hung up: it cannot wait any more
         out = []
         old = self.legs.get(uid)
+        if old is not None and old.queue == queue and old.outcome == "" and old.left is None:
+            return []   # the same join again (a repeated event): still the same wait
         if old is not None:  # left one queue for another without a hangup
             out += self._settle(old, "timeout", ts) if old.outcome in ("", "pending") else self._end_talk(old, ts)
             self._drop(old, count=False)
@@ -179,17 +212,27 @@ class QueueEngine:
 
     def _connect(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
         uid, queue = ev["Uniqueid"], ev["Queue"]
+        if uid in self._gone:
+            return []   # the caller hung up before this (late or repeated) event: nothing to connect
+        hold = _seconds(ev.get("HoldTime"))
         leg = self.legs.get(uid)
+        agent_uid = ev.get("DestUniqueid", "")
+        if leg is not None and leg.connect is not None and leg.queue == queue and leg.agent_uid == agent_uid:
+            return []   # the same AgentConnect again (a repeated event): counted once
         if leg is None or leg.connect is not None:
             # Joined before we were watching: Asterisk's whole-second HoldTime is all we have.
-            self._join(AmiMessage(tuple(ev.fields)), ts - float(ev.get("HoldTime") or 0))
-            leg = self.legs[uid]
-        leg.connect = ts
+            self._join(AmiMessage(tuple(ev.fields)), ts - (hold or 0.0))
+            leg = self.legs.get(uid)
+            if leg is None:
+                return []
+        elif not ev.stamped and hold is not None:
+            self._rejoin(leg, ts - hold)
+        leg.connect = ts = max(ts, leg.join)   # events out of order never make a negative wait
         leg.left = leg.left or ts
         leg.outcome = "answered"
         leg.agent = ev.get("MemberName") or ev.get("Interface", "")
         leg.interface = ev.get("Interface", "")
-        leg.agent_uid = ev.get("DestUniqueid", "")
+        leg.agent_uid = agent_uid if agent_uid not in self._gone else ""
         if leg.agent_uid:
             self.by_agent_channel[leg.agent_uid] = leg
         for t in self._tallies(("queue", queue), ts):
@@ -207,7 +250,10 @@ class QueueEngine:
         # A timeout emits this too: the outcome waits for QUEUESTATUS, the QueueResult UserEvent or the hangup.
         leg = self.legs.get(ev["Uniqueid"])
         if leg is not None and leg.outcome == "":
-            leg.left = ts
+            hold = _seconds(ev.get("HoldTime"))
+            if not ev.stamped and hold is not None:
+                self._rejoin(leg, ts - hold)
+            leg.left = max(ts, leg.join)
             leg.outcome = "pending"
             self.dirty.add(("queue", leg.queue))
         return []
@@ -215,7 +261,7 @@ class QueueEngine:
     def _leave(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
         leg = self.legs.get(ev["Uniqueid"])
         if leg is not None and leg.left is None:
-            leg.left = ts
+            leg.left = max(ts, leg.join)
             self.dirty.add(("queue", leg.queue))
         return []
 
@@ -252,6 +298,10 @@ class QueueEngine:
     def _hangup(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
         uid = ev.get("Uniqueid", "")
         out: list[QueueCall] = []
+        if uid:
+            self._gone[uid] = None
+            while len(self._gone) > GONE_KEEP:
+                self._gone.popitem(last=False)
         agent_leg = self.by_agent_channel.get(uid)
         successor = self._successor.pop(uid, None)
         if agent_leg is not None and successor is not None:
@@ -289,25 +339,39 @@ class QueueEngine:
             wrap = member.wrapuptime if member.wrapuptime is not None else self.config.wrapup_seconds
             member.wrapup_until = ts + wrap
         if leg is not None and leg.outcome == "answered":
-            return self._end_talk(leg, ts)
+            # unstamped, receipt times bunch up: Asterisk's TalkTime is the talk (its whole seconds)
+            talk = None if ev.stamped else _seconds(ev.get("TalkTime"))
+            return self._end_talk(leg, ts, talk)
         return []
 
     # -- leg lifecycle --------------------------------------------------------------------------------
+    def _rejoin(self, leg: _Leg, join: float) -> None:
+        """Unstamped events: the wait is Asterisk's HoldTime, so the leg (and its call, if this leg began
+        it) joined ``join``, HoldTime before the event's receipt."""
+        call = self.calls.get(leg.linkedid)
+        if call is not None and call.first_join == leg.join:
+            call.first_join = join
+        leg.join = join
+
     def _settle(self, leg: _Leg, outcome: str, left: float) -> list[QueueCall]:
         """An unanswered leg's outcome is known: count it for its queue, and write it."""
         leg.outcome = outcome
-        leg.left = left
+        leg.left = left = max(left, leg.join)   # events out of order never make a negative wait
         for t in self._tallies(("queue", leg.queue), left):
             t.add_unanswered(self.defs, outcome, leg.join, left)
         call = self.calls.get(leg.linkedid)
         return [QueueCall(leg.uniqueid, leg.linkedid, leg.queue, call.hotline if call else self.config.default_hotline,
                           leg.join, left, outcome, tags=call.tags if call else "")]
 
-    def _end_talk(self, leg: _Leg, ts: float) -> list[QueueCall]:
+    def _end_talk(self, leg: _Leg, ts: float, talk: float | None = None) -> list[QueueCall]:
+        """The talk of an answered leg is over at ``ts``; ``talk`` (seconds) when Asterisk said it
+        (AgentComplete TalkTime of unstamped events), else measured from the connect."""
         if leg.outcome != "answered" or leg.connect is None:
             return []
         leg.outcome = "done"
-        talk = max(0.0, ts - leg.connect)
+        if talk is None:
+            talk = max(0.0, ts - leg.connect)
+        ended = leg.connect + talk
         for t in self._tallies(("queue", leg.queue), leg.connect):
             t.add_talk(talk)
         call = self.calls.get(leg.linkedid)
@@ -320,7 +384,7 @@ class QueueEngine:
             self._successor.pop(leg.agent_uid, None)
         self._close_leg(leg)
         return [QueueCall(leg.uniqueid, leg.linkedid, leg.queue, call.hotline if call else self.config.default_hotline,
-                          leg.join, leg.left or leg.connect, "answered", leg.connect, ts, leg.agent,
+                          leg.join, leg.left or leg.connect, "answered", leg.connect, ended, leg.agent,
                           call.tags if call else "")]
 
     def _close_leg(self, leg: _Leg) -> None:
@@ -355,7 +419,7 @@ class QueueEngine:
         m = self.members.setdefault(queue, {}).setdefault(interface, _Member())
         m.name = ev.get("MemberName") or ev.get("Name") or m.name or interface
         if "Status" in ev:
-            m.status = _int(ev["Status"], m.status)
+            m.status = _int(ev["Status"], UNKNOWN_STATE)
         if "Paused" in ev:
             m.paused = ev["Paused"] == "1"
             m.reason = ev.get("PausedReason", "") if m.paused else ""
@@ -450,7 +514,14 @@ class QueueEngine:
         return sum(1 for leg in self.legs.values() if leg.queue in names and leg.outcome == "" and leg.left is None)
 
     def agents(self, queue: str | None, now: float) -> AgentCounts:
-        """Agent states of one queue, or of the centre (each interface once) when ``queue`` is None."""
+        """Agent states of one queue, or of the centre (each interface once) when ``queue`` is None.
+
+        Each logged-in member is in exactly one state, first match wins: talking (a call of ours on
+        the interface, or Asterisk's InCall), paused, wrap-up (after AgentComplete, for the member's
+        Wrapuptime), ringing (6 RINGING), busy (2 INUSE, 3 BUSY, 7 RINGINUSE, 8 ONHOLD: on the phone,
+        not with a queue call we follow), available (1 NOT_INUSE only), unknown (0 UNKNOWN and any code
+        Asterisk does not document: never available). 4 INVALID and 5 UNAVAILABLE are not logged in.
+        """
         talking = {leg.interface for leg in self.by_agent_channel.values()}
         talking |= {leg.interface for leg in self.legs.values() if leg.outcome == "answered"}
         seen: dict[str, _Member] = {}
@@ -470,12 +541,16 @@ class QueueEngine:
                 out.paused += 1
                 reason = m.reason or "未说明 unspecified"
                 out.pause_reasons[reason] = out.pause_reasons.get(reason, 0) + 1
-            elif m.status in RINGING or m.status == 2:
-                out.ringing += 1
             elif now < m.wrapup_until:
                 out.wrapup += 1
-            else:
+            elif m.status in RINGING:
+                out.ringing += 1
+            elif m.status in BUSY:
+                out.busy += 1
+            elif m.status == NOT_INUSE:
                 out.available += 1
+            else:
+                out.unknown += 1
         return out
 
     def snapshot(self, now: float | None = None, scopes: Iterable[tuple[str, str]] | None = None) -> dict:
@@ -508,7 +583,8 @@ class QueueEngine:
         if CENTRE not in self.scopes:
             self._scope(CENTRE)
             keys.append(CENTRE) if scopes is None else None
-        out: dict = {"now": now, "definitions": self.defs.describe(), "centre": None, "queues": {}, "hotlines": {}}
+        out: dict = {"now": now, "definitions": self.defs.describe(), "centre": None, "queues": {}, "hotlines": {},
+                     "event_time": self.event_time}
         for key in keys:
             sw = self._scope(key)
             lv = live.get(key, {"waiting": 0, "longest_wait": 0.0, "talking": 0, "longest_talk_now": 0.0})
@@ -538,3 +614,13 @@ def _int(raw: str, default: int) -> int:
         return int(raw)
     except (TypeError, ValueError):
         return default
+
+
+def _seconds(raw: str | None) -> float | None:
+    """A duration header (HoldTime, TalkTime: whole seconds) as seconds; ``None`` when absent or not a
+    finite number >= 0."""
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value >= 0 else None

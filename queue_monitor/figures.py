@@ -141,4 +141,6 @@ class AgentCounts:
     ringing: int = 0
     paused: int = 0
     wrapup: int = 0
+    busy: int = 0          # the phone is in use, busy or on hold, not with a queue call we follow
+    unknown: int = 0       # device state unknown (0) or undocumented: not available
     pause_reasons: dict[str, int] = field(default_factory=dict)

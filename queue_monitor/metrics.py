@@ -30,7 +30,7 @@ def render_metrics(snapshot: dict) -> str:
            [(lab, f["talking"]) for lab, f in scopes])
     family("cti_queue_agents", "gauge", "Agents by state",
            [({**lab, "state": s}, f["agents"][s]) for lab, f in scopes
-            for s in ("logged_in", "available", "talking", "ringing", "paused", "wrapup")])
+            for s in ("logged_in", "available", "talking", "ringing", "paused", "wrapup", "busy", "unknown")])
     total = [(lab, f["windows"]["total"]) for lab, f in scopes]
     family("cti_queue_calls_total", "counter", "Finished queue waits since the layer started, by outcome",
            [({**lab, "outcome": o}, w[k]) for lab, w in total

@@ -18,6 +18,10 @@ from queue_monitor.followups import merge_followups
 from queue_monitor.linkage import merge_linkage
 
 LIVE_SUMS = ("waiting", "talking")
+# Shown in the wall's header while an instance's Asterisk sends events without Timestamp (manager.conf
+# [general] timestampevents defaults to no): supervisors are told which setting to change.
+UNSTAMPED_NOTICE = ("Asterisk 事件无时间戳: 请在 manager.conf [general] 设置 timestampevents = yes 并重载 manager; "
+                    "目前按接收时间与 Asterisk 整秒的 HoldTime / TalkTime 计时")
 LIVE_MAX = ("longest_wait", "longest_talk_now")
 
 
@@ -86,7 +90,15 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "test_dials": merge_departments(snapshots[i].get("test_dials", []) for i in names),   # 拨测, apart
         "linkage": merge_linkage(snapshots[i].get("linkage") for i in names),
         "followups": merge_followups(snapshots[i].get("followups") for i in names),
+        "event_time": event_time(snapshots),
     }
+
+
+def event_time(snapshots: dict[str, dict]) -> dict:
+    """The wall's event-time flag: which instances count from unstamped events, and the header's notice."""
+    unstamped = sorted(i for i, snap in snapshots.items() if snap.get("event_time") == "unstamped")
+    return {"unstamped": bool(unstamped), "instances": unstamped,
+            "setting": "timestampevents = yes", "notice": UNSTAMPED_NOTICE if unstamped else ""}
 
 
 def recent_calls(rows: Iterable[QueueCall], callers: Mapping[str, str], recorded: Mapping[str, str],

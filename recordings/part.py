@@ -171,7 +171,7 @@ class RecordingsPart:
         if msg.name == "AgentConnect":
             self._answered(msg.get("Uniqueid", ""), msg.get("Linkedid", ""))
         elif msg.name == "Hangup" and self.pipeline is not None:
-            self._spawn(self._hangup(msg.get("Uniqueid", ""), msg.get("Linkedid", ""), msg.timestamp or self.clock()))
+            self._spawn(self._hangup(msg.get("Uniqueid", ""), msg.get("Linkedid", ""), msg.event_time or self.clock()))
 
     def _answered(self, uniqueid: str, linkedid: str) -> None:
         if not uniqueid:

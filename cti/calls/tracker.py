@@ -103,6 +103,8 @@ class CallTracker:
         self._successor: dict[str, str] = {}          # Local ;1 half being optimised away -> its replacement
         self._joined: OrderedDict[str, float] = OrderedDict()
         self._facts: OrderedDict[str, _Facts] = OrderedDict()   # channel uniqueid -> hotline/tags heard
+        self._gone: OrderedDict[str, None] = OrderedDict()       # uniqueids whose Hangup was seen
+        self.now = 0.0               # the latest event time (epoch seconds): for an event with no time
 
     # -- lookups ----------------------------------------------------------------------------------------
     def get(self, call_id: str) -> Call | None:
@@ -131,9 +133,19 @@ class CallTracker:
 
     # -- events ------------------------------------------------------------------------------------------
     def feed(self, msg) -> list[Notice]:
+        """Route one AMI event. Its time is ``msg.event_time``: Asterisk's Timestamp, else the time of
+        receipt (manager.conf ``timestampevents = no``), else the latest time seen (never 1970 once any
+        event was timed)."""
         name = msg.name
         handler = getattr(self, f"_on_{name.lower()}", None)
-        return handler(msg, msg.timestamp or 0.0) if handler else []
+        if handler is None:
+            return []
+        ts = msg.event_time
+        if ts is None:
+            ts = self.now
+        elif ts > self.now:
+            self.now = ts
+        return handler(msg, ts)
 
     def _notice(self, call: Call, effects: list[str]) -> list[Notice]:
         return [Notice("transfer", call, call.transfer, tuple(effects))]
@@ -151,6 +163,8 @@ class CallTracker:
 
     def _on_agentconnect(self, m, ts: float) -> list[Notice]:
         cid = m.get("Uniqueid", "")
+        if cid in self._gone:
+            return []   # the citizen hung up before this (late or repeated) event: no call to pop
         call = self.calls.get(cid)
         if call is None:
             call = Call(cid, m.get("Channel", ""), m.get("Linkedid", cid), m.get("CallerIDNum", ""),
@@ -163,9 +177,12 @@ class CallTracker:
             hold = float(m.get("HoldTime", "0") or 0)
         except ValueError:
             hold = 0.0
+        if not (0.0 <= hold < float("inf")):   # 'nan', '-3', 'inf': no wait said
+            hold = 0.0
         call.queue, call.agent = m.get("Queue", ""), agent_of(m.get("Interface", ""))
         call.agent_channel, call.connected_at, call.joined_at = m.get("DestChannel", ""), ts, joined
-        call.hold_seconds = ts - joined if joined is not None and ts else hold
+        # Stamped events measure the wait; receipt times (timestampevents = no) bunch up: HoldTime says it
+        call.hold_seconds = max(0.0, ts - joined) if joined is not None and m.stamped else hold
         call.citizen = m.get("Channel", call.citizen)
         facts = self._facts.get(cid)
         if facts is not None:
@@ -295,6 +312,10 @@ class CallTracker:
 
     def _on_hangup(self, m, ts: float) -> list[Notice]:
         channel, cause = m.get("Channel", ""), m.get("Cause", "")
+        if m.get("Uniqueid"):   # uniqueids, not names: a channel name comes back after an Asterisk restart
+            self._gone[m.get("Uniqueid")] = None
+        while len(self._gone) > IVR_KEEP:
+            self._gone.popitem(last=False)
         self._successor.pop(channel, None)   # optimisation never completed: the entry is stale
         call = self._by_recipient(channel)
         if call is not None and call.transfer is not None:

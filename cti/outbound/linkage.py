@@ -39,7 +39,7 @@ class LinkageCounter:
             return None
         self._seen.add(f"in:{uid}")
         self.from_110 += 1
-        return Handover(FROM_110, uid, msg.timestamp or 0.0, "queued")
+        return Handover(FROM_110, uid, msg.event_time or 0.0, "queued")   # Timestamp, else time of receipt
 
     def on_transfer(self, update: TransferUpdate, now: float) -> Handover | None:
         """Counted once per transfer, when the agent asks for it (the state machine publishes each state)."""

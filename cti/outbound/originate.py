@@ -86,14 +86,15 @@ class OriginateTracker:
         if name == "Newchannel":
             p = self.pending.get(base_of(msg.get("Channel", "")))
             if p is not None and p.created_at is None and msg.get("Channel", "").endswith(";1"):
-                p.created_at, p.channel = msg.timestamp, msg.get("Channel", "")
+                # event_time: the Timestamp, or the time of receipt when Asterisk does not stamp events
+                p.created_at, p.channel = msg.event_time, msg.get("Channel", "")
             return None
         if name == "Newstate" and msg.get("ChannelState") == "6":
             channel = msg.get("Channel", "")
             p = self.pending.get(base_of(channel))
             if p is None or p.channel != channel:
                 return None
-            p.answered_at = msg.timestamp
+            p.answered_at = msg.event_time
             seconds = None if p.created_at is None or p.answered_at is None else max(0.0, p.answered_at - p.created_at)
             del self.pending[p.base]
             return Outcome(p.key, True, ANSWERED, p.created_at, seconds, channel)
