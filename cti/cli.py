@@ -39,6 +39,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 2
     print(f"settings OK: AMI {settings.ami.host}:{settings.ami.port}, "
           f"FastAGI {settings.agi.bind}:{settings.agi.port}, data in {settings.data_dir}")
+    for warning in settings.calls.warnings():   # valid, but Asterisk will mislead the layer
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

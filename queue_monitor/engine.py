@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from cti.ami.message import AmiMessage
+from cti.ami.needs import local_interface_problem
 from queue_monitor.figures import AgentCounts, Definitions, Tally
 from queue_monitor.windows import DayClock, ScopeWindows
 
@@ -132,6 +133,7 @@ class QueueEngine:
         self.event_time = "unknown"  # stamped | unstamped (manager.conf timestampevents = no) | unknown
         self.untimed = 0             # events refused: no Timestamp, no time of receipt, no earlier event
         self._gone: OrderedDict[str, None] = OrderedDict()   # uniqueids whose Hangup was seen
+        self.warned_interfaces: set[str] = set()   # Local members without /n already logged
         self._handlers = {
             "QueueCallerJoin": self._join, "AgentConnect": self._connect,
             "QueueCallerAbandon": self._abandon, "QueueCallerLeave": self._leave,
@@ -416,6 +418,11 @@ class QueueEngine:
     def _member(self, ev: AmiMessage, ts: float) -> list[QueueCall]:
         queue = ev["Queue"]
         interface = ev.get("Interface") or ev.get("Location") or ev.get("StateInterface", "")
+        if interface not in self.warned_interfaces and len(self.warned_interfaces) < 1000:
+            problem = local_interface_problem(interface, f"Asterisk queue {queue!r}")
+            if problem:   # a static member of queues.conf, or added by someone else: name it once
+                self.warned_interfaces.add(interface)
+                log.warning("queue monitor: %s", problem)
         m = self.members.setdefault(queue, {}).setdefault(interface, _Member())
         m.name = ev.get("MemberName") or ev.get("Name") or m.name or interface
         if "Status" in ev:

@@ -37,6 +37,7 @@ NEEDED_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "OriginateResponse": ("call", ("ami",)),
     "BridgeEnter": ("call", ("calls",)),
     "LocalOptimizationBegin": ("call", ("calls", "monitor")),
+    "LocalOptimizationEnd": ("call", ("calls",)),
     "AttendedTransfer": ("call", ("calls",)),
     "BlindTransfer": ("call", ("calls",)),
     "Unhold": ("call", ("calls",)),
@@ -70,3 +71,23 @@ def sample_event(name: str, variable: str = "", user_event: str = "") -> str:
     if user_event:
         lines += [f"UserEvent: {user_event}"]
     return "\r\n".join(lines) + "\r\n"
+
+
+def local_interface_problem(interface: str, where: str) -> str | None:
+    """Why a queue member ``interface`` named in ``where`` will lose track of the agent, or ``None``.
+
+    A ``Local/exten@context`` member without the ``/n`` option is optimised away once the call is
+    bridged (core_local.c: LocalOptimizationBegin/End, then the ;1/;2 halves hang up with cause 16)
+    while the agent talks on from the phone's channel (asterisk/asterisk issue 393, FreePBX 124). The
+    layer follows the replacement, but Asterisk's own member state and anything keyed by the Local
+    channel see the agent leave 0.3 s after AgentConnect; ``/n`` keeps the pair for the whole call.
+    """
+    kind, _, rest = interface.partition("/")
+    if kind.lower() != "local" or not rest:
+        return None
+    _target, _, options = rest.partition("/")
+    if "n" in options:
+        return None
+    fixed = f"{kind}/{_target}/{options}n"
+    return (f"{where}: queue member interface {interface!r} is a Local channel without /n: Asterisk optimises "
+            f"it away once the call is bridged and the agent seems to hang up; use {fixed!r}")

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from cti.ami.needs import local_interface_problem
 from cti.settings_base import Section
 
 
@@ -29,6 +30,11 @@ class CallsSettings(Section):
     after_hours_request_type: str = "help"        # request type of the ticket made after hours
     history_per_caller: int = Field(5, ge=0, le=100)   # previous calls shown in a screen pop
     action_timeout: float = Field(5.0, gt=0)
+
+    def warnings(self) -> list[str]:
+        """Settings that work but mislead (logged at start, printed by ``cti check-config``)."""
+        problem = local_interface_problem(self.agent_interface, "calls.agent_interface")
+        return [problem] if problem else []
 
     @field_validator("agent_queues", mode="before")
     @classmethod

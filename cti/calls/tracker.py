@@ -231,6 +231,14 @@ class CallTracker:
             self._successor[one] = source
         return []
 
+    def _on_localoptimizationend(self, m, ts: float) -> list[Notice]:
+        # Success: the replacement is in the bridge even when its BridgeEnter was not seen; failure: stale
+        one = m.get("LocalOneChannel", "")
+        new = self._successor.pop(one, None)
+        if new is not None and m.get("Success", "").lower() == "yes":
+            self._follow(one, new)
+        return []
+
     def _on_bridgeenter(self, m, ts: float) -> list[Notice]:
         # The replacement of an optimised Local half is a party once it is in the bridge.
         channel = m.get("Channel", "")
