@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from typing import Any
 
 from cti import web
+from cti.auth import Credentials, load_session_key
+from cti.roles import ADMIN, VIEWER
 from cti.agi import AgiServer, default_registry
 from cti.ami import TOPIC_STATE, AmiClient
 from cti.bus import EventBus
@@ -23,6 +26,7 @@ from queue_monitor.summary import NO_MONITOR, summary_line
 log = logging.getLogger(__name__)
 
 PartFactory = Callable[["Layer"], Any]
+SESSION_KEY_FILE = ".session-secret"   # in data_dir, 0600: the agent-session HMAC key when none is set
 
 
 def default_parts() -> list[PartFactory]:
@@ -57,8 +61,15 @@ class Layer:
             self.registry, host=s.agi.bind, port=s.agi.port, allow=s.agi.allow,
             command_timeout=s.agi.command_timeout, shutdown_grace=s.agi.shutdown_grace,
         )
-        self.http_token = s.http.token or web.new_token()
+        # The admin credential of earlier versions (http.token); a random one per run when no admin
+        # credential is configured at all, printed at start. The printed wallboard address carries
+        # wall_token, a viewer credential made for this run: it can change nothing.
+        has_admin = bool(s.http.token or s.http.credentials.get(ADMIN))
+        self.http_token = s.http.token or ("" if has_admin else web.new_token())
+        self.wall_token = web.new_token()
+        self.credentials: Credentials | None = None
         self.http_port: int | None = None
+        self.http_app = None
         self._http_runner = None
         self._stopped = False
         self.parts = [factory(self) for factory in (default_parts() if parts is None else parts)]
@@ -70,12 +81,30 @@ class Layer:
             if hasattr(part, "start"):
                 await part.start()
         setups = [p.setup_web for p in self.parts if hasattr(p, "setup_web")]
-        app = web.create_app(self.http_token, [lambda app: app[web.HEALTH].append(self.ami.health), *setups])
+        extra = {self.wall_token: VIEWER} | ({self.http_token: ADMIN} if self.http_token else {})
+        self.credentials = Credentials(s.http, load_session_key(s.http.session_secret, s.data_dir / SESSION_KEY_FILE),
+                                       extra=extra)
+        app = web.create_app(self.credentials, [lambda app: app[web.HEALTH].append(self.ami.health), *setups],
+                             refusal_interval=s.http.refusal_log_interval)
+        self.http_app = app
         self._http_runner, self.http_port = await web.serve(app, s.http.bind, s.http.port)
         log.info("HTTP API on http://%s:%s/", s.http.bind, self.http_port)
         await self.agi.start()
         log.info("FastAGI listening on %s:%s", s.agi.bind, self.agi.port)
         await self.ami.start(wait=False)  # reconnects in the background until Asterisk answers
+
+    def reload_credentials(self, settings: Settings) -> None:
+        """Take the HTTP credentials of freshly read ``settings`` (SIGHUP): rotation without a restart.
+        Agent sessions stay valid (same key); this run's printed tokens stay too."""
+        if self.credentials is not None:
+            self.credentials.update(settings.http)
+        counts = ", ".join(f"{n} {role}" for role, n in self.credentials.counts().items()) if self.credentials else ""
+        log.info("HTTP credentials reloaded: %s", counts)
+
+    def wall_address(self) -> str:
+        host = self.settings.http.bind
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+        return f"http://{host}:{self.http_port}/wallboard?token={self.wall_token}"
 
     @property
     def monitor(self):
@@ -117,7 +146,17 @@ class Layer:
                 await part.stop()
 
 
-async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print) -> int:
+def _reload(layer: Layer, reload: Callable[[], Settings]) -> None:
+    """SIGHUP: read the settings again and swap the HTTP credentials; bad settings keep the old ones."""
+    from cti.settings import ConfigError
+    try:
+        layer.reload_credentials(reload())
+    except ConfigError as exc:
+        log.error("SIGHUP: settings not reloaded, the credentials in force stay: %s", exc)
+
+
+async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print,
+              reload: Callable[[], Settings] | None = None) -> int:
     """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds.
 
     Returns the exit code: 0 when stopped, 1 when a listening port cannot be opened (in use, not
@@ -131,8 +170,12 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
         log.error("cannot start: %s (check http.port, agi.port and their bind addresses)", exc)
         await layer.stop()
         return 1
-    if not settings.http.token:
-        print_line(f"HTTP token for this run: {layer.http_token}")
+    if layer.http_token and not settings.http.token:
+        print_line(f"HTTP admin token for this run: {layer.http_token}")
+    print_line(f"wallboard 大屏 (viewer, this run): {layer.wall_address()}")
+    if reload is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):   # no SIGHUP on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: _reload(layer, reload))
     try:
         await layer.print_status(stop, print_line, settings.monitor.summary_interval,
                                  alive=lambda: layer.ami.state != AmiState.FAILED)

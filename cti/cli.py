@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit(args.config)
     logs.setup(settings.log.level)
-    return _run_until_signal(lambda stop: run(settings, stop))
+    return _run_until_signal(lambda stop: run(settings, stop, reload=lambda: load_settings(args.config)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -67,8 +67,9 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         print_line(f"12345 demo: PBX simulator (12345-centre preset, speed x{speed:g}, seed {seed}) "
                    f"AMI 127.0.0.1:{ami_port}, FastAGI 127.0.0.1:{agi_port}, data in {data_dir}/")
         base = f"http://127.0.0.1:{layer.http_port}"
-        print_line(f"wallboard 大屏: {base}/wallboard?token={layer.http_token}")
-        print_line(f"API: {base}/api/figures (Authorization: Bearer {layer.http_token})")
+        print_line(f"wallboard 大屏 (viewer): {layer.wall_address()}")
+        if layer.http_token and not settings.http.token:
+            print_line(f"API (admin): {base}/api/figures (Authorization: Bearer {layer.http_token})")
         print_line("live summary per queue when it changes; Ctrl-C stops")
         await layer.print_status(stop, print_line, 1.0, alive=lambda: sim.returncode is None)
     finally:

@@ -117,7 +117,8 @@ async def _errors(request: web.Request, handler):
         return await handler(request)
     except InvalidInput as exc:
         log.info("HTTP %s %s: 400 %s: %s", request.method, request.path, exc.field, exc.detail)
-        return web.json_response({"error": "bad_request", "field": exc.field, "detail": exc.detail}, status=400)
+        return web.json_response({"error": "bad_request", "field": exc.field, "detail": f"{exc.field}: {exc.detail}"},
+                                 status=400)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             return web.json_response({"error": exc.reason, "detail": exc.text}, status=exc.status)

@@ -1,7 +1,8 @@
 """HTTP routes: signed downloads, recording details and a playback page for supervisors.
 
-``GET /api/recordings/{id}?expires=..&sig=..`` needs no token: the handler is public and checks the
-signature (403 when expired or wrong) or, without one, the layer's token itself.
+``GET /api/recordings/{id}?expires=..&sig=..`` and ``/recordings/{id}/play?expires=..&sig=..`` need no
+credential: the handler checks the signature (403 when expired or wrong); without one, cti/roles.py's
+table asks for a supervisor's (or admin's) credential.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 
 from aiohttp import web
 
-import cti.web
 from recordings import links
 from recordings.convert import CONTENT_TYPES
 from recordings.storage import StoreError
@@ -82,7 +82,16 @@ class RecordingsApi:
         return web.json_response(rec.as_json() | {"link": self.part.link_for(rec.uniqueid)})
 
     async def play(self, request: web.Request) -> web.Response:
-        rec = await self._record(request.match_info["uniqueid"])
+        """The playback page: a supervisor's credential, or the signature of the recording's own link
+        (the wall's rows carry that, never the wall's credential)."""
+        uniqueid = request.match_info["uniqueid"]
+        if "sig" in request.query or "expires" in request.query:
+            verdict = links.verify(self.part.secret, uniqueid, request.query.get("expires", ""),
+                                   request.query.get("sig", ""), self.part.clock())
+            if verdict != "ok":
+                log.warning("recording %s: %s playback link refused (from %s)", uniqueid, verdict, request.remote)
+                return web.json_response({"error": "forbidden", "detail": f"the link is {verdict}"}, status=403)
+        rec = await self._record(uniqueid)
         src = html.escape(links.signed_path(self.part.secret, rec.uniqueid, self.part.clock(), self.part.settings.link_ttl))
         uid = html.escape(rec.uniqueid)
         if rec.status == "ready":

@@ -226,8 +226,9 @@ async def test_recent_calls_panel_plays_a_call_the_test_made(tmp_path):
                 viewport={"width": 1920, "height": 1080})
             try:
                 page = await browser.new_page()
-                await page.goto(f"{base}/wallboard?token=wall-token")
+                await page.goto(layer.wall_address())      # the address `cti run` prints: a viewer credential
                 await page.wait_for_selector("#status.live", timeout=10000)
+                assert page.url == f"{base}/wallboard"     # the credential left the address bar (a cookie now)
                 assert "今日暂无" in await page.inner_text("#recent")
                 await originate(layer, "abandon", "13912340000")
                 for n in range(1, 11):                                     # a full panel: ten answered calls
@@ -257,6 +258,8 @@ async def test_recent_calls_panel_plays_a_call_the_test_made(tmp_path):
                 assert box["y"] + box["height"] <= 1080 and box["x"] + box["width"] <= 1920
                 assert await page.eval_on_selector_all(
                     "#recent td, #recent th", "els => els.every(e => e.scrollWidth <= e.clientWidth)")
+                href = await page.get_attribute(f"{row} a.play", "href")
+                assert "token" not in href and layer.wall_token not in href and "sig=" in href
                 # the play link opens the playback page; Chromium loads the recording through its signed link
                 async with browser.expect_page() as opened:
                     await page.click(f"{row} a.play")

@@ -6,17 +6,18 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Literal
 
 from aiohttp import WSMsgType, web
+from pydantic import Field
 
 from cti.calls import transfer as tx
-from cti.calls.agents import Agents, check_id
+from cti.calls.agents import AGENT_ID, SPY_MODES, Agents, check_id
 from cti.calls.messages import TOPIC_SCREEN_POP, TOPIC_TRANSFER, ScreenPop, TransferUpdate
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
-from cti.web import BadBody, prepare_websocket
-from cti.web import json_object as web_json_object
+from cti.roles import require_own
+from cti.web import StrictModel, body_as, prepare_websocket
 
 log = logging.getLogger(__name__)
 
@@ -25,22 +26,34 @@ def _error(exc: CallError) -> web.Response:
     return web.json_response({"error": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status)
 
 
-async def _json_body(request: web.Request, required: bool = True) -> dict[str, Any]:
-    if not request.can_read_body:
-        if required:
-            raise CallError(400, "bad_body", "a JSON object body is required")
-        return {}
-    try:
-        return web_json_object(await request.read())
-    except BadBody as exc:
-        raise CallError(400, "bad_body", str(exc)) from None
+Id = Annotated[str, Field(pattern=AGENT_ID.pattern)]
 
 
-def _number(body: dict) -> str:
-    number = body.get("number")
-    if not isinstance(number, str) or not number.isdigit() or len(number) > 20:
-        raise CallError(400, "bad_number", "number must be the hotline's digits, e.g. \"12315\"")
-    return number
+class NumberIn(StrictModel):
+    """Transfer and three-way: the department hotline's digits."""
+    number: str = Field(pattern=r"^\d{1,20}$")
+
+
+class SpyIn(StrictModel):
+    supervisor: Id
+    mode: Literal[SPY_MODES]
+
+
+class LoginIn(StrictModel):
+    queues: list[Id] | None = Field(None, min_length=1, max_length=50)
+    paused: bool = False
+
+
+class LogoutIn(StrictModel):
+    queues: list[Id] | None = Field(None, min_length=1, max_length=50)
+
+
+class PauseIn(StrictModel):
+    reason: str = Field(max_length=80)
+
+
+class NoBody(StrictModel):
+    """Routes that take no fields: an absent body or ``{}``."""
 
 
 class AgentHub:
@@ -112,59 +125,71 @@ class CallsApi:
 
     async def call(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(self.control.describe(self.control.call(request.match_info["call_id"])))
+            return web.json_response(self.control.describe(self._own_call(request)))
         except CallError as exc:
             return _error(exc)
+
+    def _own_call(self, request: web.Request):
+        """The call of the path; an agent may touch only the call it is on (403, cti/roles.py)."""
+        call = self.control.call(request.match_info["call_id"])
+        require_own(request, call.agent, "calls")
+        return call
 
     async def answer_rates(self, request: web.Request) -> web.Response:
         return web.json_response(self.control.stats.as_list())
 
     # -- call control -------------------------------------------------------------------------------------
+    # The body is checked first: bad input is a 400 whether or not the call exists.
     async def blind(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        t = await self.control.transfer(request.match_info["call_id"], _number(body), tx.BLIND)
+        body = await body_as(request, NumberIn)
+        self._own_call(request)
+        t = await self.control.transfer(request.match_info["call_id"], body.number, tx.BLIND)
         return web.json_response(t.as_dict())
 
     async def threeway(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        t = await self.control.transfer(request.match_info["call_id"], _number(body), tx.THREEWAY)
+        body = await body_as(request, NumberIn)
+        self._own_call(request)
+        t = await self.control.transfer(request.match_info["call_id"], body.number, tx.THREEWAY)
         return web.json_response(t.as_dict())
 
     async def cancel(self, request: web.Request) -> web.Response:
+        await body_as(request, NoBody, required=False)
+        self._own_call(request)
         return web.json_response((await self.control.cancel(request.match_info["call_id"])).as_dict())
 
     async def drop_off(self, request: web.Request) -> web.Response:
+        await body_as(request, NoBody, required=False)
+        self._own_call(request)
         return web.json_response((await self.control.drop_off(request.match_info["call_id"])).as_dict())
 
     async def hangup(self, request: web.Request) -> web.Response:
+        await body_as(request, NoBody, required=False)
+        self._own_call(request)
         call_id = request.match_info["call_id"]
         await self.control.hangup(call_id)
         return web.json_response({"call_id": call_id, "status": "hung up"})
 
     async def spy(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        return web.json_response(await self.agents.spy(request.match_info["call_id"],
-                                                       str(body.get("supervisor", "")), str(body.get("mode", ""))))
+        body = await body_as(request, SpyIn)
+        return web.json_response(await self.agents.spy(request.match_info["call_id"], body.supervisor, body.mode))
 
     # -- agents -------------------------------------------------------------------------------------------
     async def login(self, request: web.Request) -> web.Response:
-        body = await _json_body(request, required=False)
-        return web.json_response(await self.agents.login(request.match_info["agent"], body.get("queues"),
-                                                         bool(body.get("paused", False))))
+        body = await body_as(request, LoginIn, required=False)
+        return web.json_response(await self.agents.login(check_id(request.match_info["agent"]), body.queues,
+                                                         body.paused))
 
     async def logout(self, request: web.Request) -> web.Response:
-        body = await _json_body(request, required=False)
-        return web.json_response(await self.agents.logout(request.match_info["agent"], body.get("queues")))
+        body = await body_as(request, LogoutIn, required=False)
+        return web.json_response(await self.agents.logout(check_id(request.match_info["agent"]), body.queues))
 
     async def pause(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        reason = body.get("reason", "")
-        if not isinstance(reason, str):
-            raise CallError(400, "bad_reason", "reason must be a string")
-        return web.json_response(await self.agents.pause(request.match_info["agent"], True, reason))
+        body = await body_as(request, PauseIn)
+        return web.json_response(await self.agents.pause(check_id(request.match_info["agent"]), True, body.reason))
 
     async def unpause(self, request: web.Request) -> web.Response:
-        return web.json_response(await self.agents.pause(request.match_info["agent"], False))
+        await body_as(request, NoBody, required=False)
+        return web.json_response(await self.agents.pause(check_id(request.match_info["agent"]), False))
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         try:
