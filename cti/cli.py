@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib
 import logging
+import re
 import signal
 import sys
 
@@ -78,6 +80,27 @@ def cmd_agi_script(args: argparse.Namespace) -> int:
     return run_script(args.name, process_agi_registry(settings.flows))
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """Issue a role credential (the token once, its hash for http.credentials) or hash an agent PIN."""
+    from cti import auth
+
+    if args.what == "new":
+        token = auth.new_token()
+        print(f"token (give it to the {args.role}; shown once): {token}")
+        print(f"add under http.credentials.{args.role} in cti.yaml, then kill -HUP the layer:")
+        print(f"  - {auth.hash_token(token)}")
+        return 0
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,32}", args.agent):
+        print("agent id: 1-32 letters, digits, '-' or '_'", file=sys.stderr)
+        return 2
+    pin = getpass.getpass(f"PIN for agent {args.agent}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if len(pin) < 4:
+        print("a PIN has at least 4 characters", file=sys.stderr)
+        return 2
+    print(f"add under http.agent_pins in cti.yaml, then kill -HUP the layer:\n  \"{args.agent}\": [\"{auth.hash_pin(pin)}\"]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cti", description="CTI layer of the 12345 hotline on Asterisk")
     parser.add_argument("--config", help="settings file (default: $CTI_CONFIG or config/cti.yaml)")
@@ -101,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agi-script", help="run an AGI handler over stdin/stdout (classic AGI)")
     p.add_argument("name", help="handler name, as in agi://host/<name>")
     p.set_defaults(func=cmd_agi_script)
+
+    p = sub.add_parser("credentials", help="issue an HTTP credential for a role, or hash an agent PIN")
+    cred = p.add_subparsers(dest="what", required=True)
+    q = cred.add_parser("new", help="a new random token for a role, and the hash to put in http.credentials")
+    q.add_argument("role", choices=["viewer", "supervisor", "admin", "integration"])
+    q = cred.add_parser("pin", help="hash an agent's PIN (read from the terminal or stdin) for http.agent_pins")
+    q.add_argument("agent", help="agent id, e.g. 6001")
+    p.set_defaults(func=cmd_credentials)
 
     for entry in PART_COMMANDS:
         module, _, adder = entry.partition(":")
