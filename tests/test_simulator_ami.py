@@ -12,7 +12,7 @@ from cti.simulator import SimConfig, Simulator
 
 @pytest.fixture
 async def sim():
-    s = Simulator(SimConfig(ami_port=0, speed=20, agi_port=1))  # port 1: AGI unreachable, fail-open
+    s = Simulator(SimConfig(ami_port=0, speed=20, agi_port=1, manager_conf=None))  # sees every event, as the recording's user  # port 1: AGI unreachable, fail-open
     await s.start()
     yield s
     await s.stop()

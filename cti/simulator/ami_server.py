@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .fields import channel_fields, frame
+from .manager_conf import ManagerUser
 from .queues import Member
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class AmiSession:
         self.classes: set[str] | None = None   # None: all event classes
         self.closed = False
         self.username = ""
+        self.user: ManagerUser | None = None    # its read classes and eventfilter (manager.conf)
 
     # -- output ---------------------------------------------------------------------------------------
     def send(self, fields: list[tuple[str, str]]) -> None:
@@ -83,6 +85,8 @@ class AmiSession:
             priv = message[1][1] if len(message) > 1 and message[1][0] == "Privilege" else ""
             if not (set(priv.split(",")) - {"all"}) & self.classes:
                 return
+        if self.user is not None and not self.user.passes(message):
+            return
         self.send(message)
 
     def respond(self, action: Action, response: str = "Success", message: str | None = None,
@@ -155,18 +159,20 @@ class AmiSession:
 
     # -- session actions --------------------------------------------------------------------------------
     def act_login(self, a: Action) -> None:
-        server = self.server
-        if a.get("Username") != server.username or a.get("Secret") != server.secret:
+        user = self.server.users.get(a.get("Username"))
+        if user is None or a.get("Secret") != user.secret:
             log.info("AMI login failed for %r from %s", a.get("Username"), self.peer)
             self.error(a, "Authentication failed")
             return
         self.authenticated = True
         self.username = a.get("Username")
+        self.user = user
         self._set_events(a.get("Events", "on"))
         self.respond(a, message="Authentication accepted")
-        self.send([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                   ("Uptime", str(int(self.pbx.clock.now()) - self.pbx.boot_time)), ("LastReload", "0"),
-                   ("Status", "Fully Booted")])
+        if user.read is None or "system" in user.read:   # sent straight to the session, as manager.c does
+            self.send([("Event", "FullyBooted"), ("Privilege", "system,all"),
+                       ("Uptime", str(int(self.pbx.clock.now()) - self.pbx.boot_time)), ("LastReload", "0"),
+                       ("Status", "Fully Booted")])
         now = self.pbx.clock.now()
         tv = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         local = self.writer.get_extra_info("sockname") or ("127.0.0.1", 0)
@@ -194,6 +200,16 @@ class AmiSession:
     def act_logoff(self, a: Action) -> None:
         self.respond(a, "Goodbye", "Thanks for all the fish.")
         self.close()
+
+    def act_userevent(self, a: Action) -> None:
+        """UserEvent action: an event ``UserEvent`` (class user) with the action's other headers."""
+        name = a.get("UserEvent")
+        if not name:
+            self.error(a, "Missing UserEvent")
+            return
+        extra = [(k, v) for k, v in a.pairs if k.lower() not in ("action", "actionid", "userevent")]
+        self.respond(a)
+        self.pbx.emit("UserEvent", [("UserEvent", name)] + extra)
 
     def act_ping(self, a: Action) -> None:
         self.respond(a, extra=[("Ping", "Pong"), ("Timestamp", f"{self.pbx.clock.now():.6f}")])
@@ -498,9 +514,16 @@ def _parse_callerid(text: str) -> tuple[str, str]:
 
 
 class AmiServer:
-    def __init__(self, pbx: Pbx, host: str, port: int, username: str, secret: str) -> None:
+    def __init__(self, pbx: Pbx, host: str, port: int, username: str, secret: str,
+                 users: dict[str, ManagerUser] | None = None) -> None:
+        """``users``: manager.conf users by name; ``username``/``secret`` is added (or its secret set) on top,
+        with every class and no filter when the file does not name it."""
         self.pbx, self.host, self.port = pbx, host, port
-        self.username, self.secret = username, secret
+        self.users: dict[str, ManagerUser] = dict(users or {})
+        if username in self.users:
+            self.users[username].secret = secret
+        else:
+            self.users[username] = ManagerUser(username, secret)
         self.sessions: set[AmiSession] = set()
         self._server: asyncio.base_events.Server | None = None
         pbx.listeners.append(self._broadcast)

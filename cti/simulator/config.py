@@ -10,6 +10,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .manager_conf import SHIPPED_MANAGER
+
 Duration = float | Callable[..., float]  # a callable may take the random.Random to draw from
 
 
@@ -29,6 +31,7 @@ class QueueConfig:
     timeout: int = 15                       # member ring timeout (seconds)
     retry: int = 5
     wrapuptime: int = 0
+    autofill: bool = False                  # Asterisk 22's default: only the head of the line rings
 
 
 @dataclass
@@ -54,6 +57,10 @@ class SimConfig:
     ami_port: int = 5038                    # 0 picks a free port
     username: str = "cti"
     secret: str = "cti-secret"
+    # manager.conf whose users' read classes and eventfilter apply to their sessions (the shipped one by
+    # default; None: only username/secret, sent everything); extra_users: name -> secret, sent everything
+    manager_conf: str | None = str(SHIPPED_MANAGER)
+    extra_users: dict[str, str] = field(default_factory=dict)
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     agi_script: str = "ivr"
@@ -64,8 +71,8 @@ class SimConfig:
     seed: int | None = None
     lockstep: bool = False                  # discrete-event time frozen while the layer answers AGI
     queues: list[QueueConfig] = field(default_factory=lambda: [
-        QueueConfig("public", ["6001", "6002"], timeout=20, retry=1),
-        QueueConfig("enterprise", ["6101"], timeout=12, retry=1),
+        QueueConfig("public", ["6001", "6002"], timeout=20, retry=1, autofill=True),
+        QueueConfig("enterprise", ["6101"], timeout=12, retry=1, autofill=True),
     ])
     agents: dict[str, AgentTiming] = field(default_factory=dict)
     default_agent: AgentTiming = field(default_factory=AgentTiming)

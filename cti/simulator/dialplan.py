@@ -36,6 +36,8 @@ class Dialplan:
         # Added dialplan entries ("<exten>@<context>" or "<context>" -> async handler(channel, exten)),
         # installed by extension modules such as .outbound; the recorded contexts never change.
         self.extra: dict = {}
+        # contexts whose Originate is a citizen's inbound call (counted in the totals, traffic's InboundCall)
+        self.inbound_contexts: set[str] = {"from-pstn"}
 
     # -- entry points -------------------------------------------------------------------------------
     def originate(self, channel: str, context: str = "", exten: str = "", priority: int = 1,
@@ -65,7 +67,7 @@ class Dialplan:
             pbx.setvar(two, key, value)
         pbx.local_bridge(one, two)
         pbx.dial_event("DialBegin", None, one, [("DialString", f"{dest_exten}@{dest_context}")])
-        inbound = dest_context == "from-pstn"
+        inbound = dest_context in self.inbound_contexts
         if inbound:
             one.role, two.role = "caller", "pstn"
             pbx.start_call(one, two, counted=True)

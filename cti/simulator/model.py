@@ -37,6 +37,7 @@ class Channel:
     # where received DTMF goes (an AGI command or a feature detector); None drops it
     dtmf_sink: Callable[[str], None] | None = None
     on_answer: Callable[[Channel], None] | None = None   # called when the channel answers
+    on_state: Callable[[Channel], None] | None = None    # called after each Newstate of the channel
     call: object | None = None           # the InboundCall this channel belongs to
     role: str = ""                       # caller / pstn / agent / agent-out / dept / dept-out
 

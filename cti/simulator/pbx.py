@@ -115,11 +115,13 @@ class Pbx:
         self.dialplan = Dialplan(self)
         self.queue_app = QueueApp(self)
         self.features = Features(self)
+        from .shipped import install as install_shipped
+        self.shipped = install_shipped(self)   # config/asterisk/extensions_cti.conf's contexts
         self.agi_runner = None  # set by the Simulator: async (pbx, channel, url) -> status
 
     def add_queue_config(self, qc) -> Queue:
         q = Queue(qc.name, strategy=qc.strategy, servicelevel=qc.servicelevel, timeout=qc.timeout,
-                  retry=qc.retry, wrapuptime=qc.wrapuptime)
+                  retry=qc.retry, wrapuptime=qc.wrapuptime, autofill=qc.autofill)
         for ext in qc.members:
             q.members.append(Member(f"Local/{ext}@agents/n", f"Agent {ext}", login_time=self.boot_time))
         self.queues[q.name] = q
@@ -191,6 +193,8 @@ class Pbx:
     def newstate(self, ch: Channel, state: int) -> None:
         ch.state = state
         self.chan_event("Newstate", ch)
+        if ch.on_state is not None:
+            ch.on_state(ch)
 
     def device_state(self, device: str, state: str) -> None:
         self.emit("DeviceStateChange", [("Device", device), ("State", state)])
@@ -290,7 +294,7 @@ class Pbx:
         ch.gone = True
         peer = ch.peer
         if peer is not None and not peer.gone:
-            peer.cause = ch.cause if ch.cause else 16
+            peer.cause = ch.cause   # the other half hears the same cause (0 after an absolute timeout)
             self.chan_event("HangupRequest", peer, [("Cause", str(peer.cause))])
         self.hangup_event(ch)
         if peer is not None and not peer.gone:
@@ -395,6 +399,7 @@ class Pbx:
                 return ch.context
             if upper == "CHANNEL(STATE)":
                 return {6: "Up", 5: "Ringing", 4: "Ring"}.get(ch.state, "Down")
-            if key in ch.variables:
-                return ch.variables[key]
+            for name in (key, "_" + key, "__" + key):   # inherited variables answer by their bare name
+                if name in ch.variables:
+                    return ch.variables[name]
         return self.globals.get(key)

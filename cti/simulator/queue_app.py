@@ -51,6 +51,8 @@ class QueueEntry:
         self.hold = 0
         self.in_sl = False
         self.ended = False
+        self.keep_channel = False      # the dialplan ends the channel (shipped flow: h extension first)
+        self.continues = False         # Queue() option c: the caller goes on after the agent hangs up
 
     def settle(self, value: str) -> None:
         if not self.done.done():
@@ -63,8 +65,13 @@ class QueueApp:
         self._changed: dict[str, asyncio.Event] = {}
 
     # -- app entry ----------------------------------------------------------------------------------
-    async def run(self, q: Channel, name: str, app_data: str, timeout: int, priority: int) -> str:
-        """Queue(name,...) on channel ``q``: 'gone' when the channel ended inside, else 'timeout'/'continue'."""
+    async def run(self, q: Channel, name: str, app_data: str, timeout: int, priority: int,
+                  keep_channel: bool = False) -> str:
+        """Queue(name,...) on channel ``q``: 'gone' when the channel ended inside, else 'timeout'/'continue'.
+
+        ``keep_channel`` (the shipped dialplan): Queue() returns instead of ending the channel, so the
+        dialplan goes on: 'continue' after the agent hung up (option ``c``), 'hangup' when the caller hung
+        up (the dialplan then runs its ``h`` extension and ends the channel)."""
         pbx = self.pbx
         with pbx.instant() as now:   # the join's Timestamp is the entry's start
             pbx.newexten(q, "Queue", app_data, priority)
@@ -76,6 +83,9 @@ class QueueApp:
             for var in _TIMING_VARS:
                 pbx.setvar(q, var, "")
             entry = QueueEntry(q, queue, now, timeout, now)
+            entry.keep_channel = keep_channel
+            options = app_data.split(",")[1] if "," in app_data else ""
+            entry.continues = keep_channel and "c" in options
             if not queue.callers:
                 pbx.device_state(f"Queue:{name}", "RINGING")
             queue.callers.append(entry)
@@ -93,10 +103,12 @@ class QueueApp:
         outcome = await entry.done
         if outcome in ("connected", "transferred"):
             await entry.finished.wait()
-            return "gone"
+            if keep_channel and not q.gone and not q.hangup_requested.is_set():
+                return "continue"
+            return "hangup" if keep_channel and not q.gone else "gone"
         if outcome == "timeout":
             return "timeout"
-        return "gone"
+        return "hangup" if keep_channel and not q.gone else "gone"
 
     # -- member selection -----------------------------------------------------------------------------
     def notify(self, queue: Queue) -> None:
@@ -113,6 +125,9 @@ class QueueApp:
             waiters[0].cancel()
 
     def _our_turn(self, entry: QueueEntry) -> bool:
+        """autofill=no: only the head of the line rings; yes: a caller rings once all ahead of it ring."""
+        if not entry.queue.autofill:
+            return bool(entry.queue.callers) and entry.queue.callers[0] is entry
         for other in entry.queue.callers:
             if other is entry:
                 return True
@@ -178,7 +193,9 @@ class QueueApp:
         pbx.dial_event("DialState", q, a1, [("DialStatus", "RINGING")])
         pbx.device_state(f"Local/{exten}@agents", "INUSE")
         member.status = DEVICE_INUSE
-        self.member_status(queue, member)
+        # The Local device turns in use only once the agent's phone rings or answers (a Down ;1 leaves it
+        # NOT_INUSE): QueueMemberStatus then, not when the queue dials (seen on the real switch).
+        a1.on_state = lambda ch: self._device_in_use(queue, member, ch)
         pbx.device_state(f"Queue:{queue.name}_avail",
                          "NOT_INUSE" if queue.available_count(pbx.clock.now()) else "INUSE")
         att = RingAttempt(e, member, a1, a2, pbx.clock.now())
@@ -187,6 +204,11 @@ class QueueApp:
         a1.hangup_handler = lambda _ch: att.settle("rejected")
         pbx.spawn(pbx.dialplan.run(a2, "agents", exten), name=f"agent {a2.name}")
         return att
+
+    def _device_in_use(self, queue: Queue, member: Member, a1: Channel) -> None:
+        if a1.state in (5, 6):
+            a1.on_state = None
+            self.member_status(queue, member)
 
     def member_status(self, queue: Queue, m: Member, event: str = "QueueMemberStatus") -> None:
         self.pbx.emit(event, [
@@ -284,6 +306,9 @@ class QueueApp:
         e.settle("abandon")
         if q.call is not None:
             q.call.finish("abandoned")
+        if e.keep_channel:          # the dialplan runs its h extension, then ends the channel
+            q.hangup_requested.set()
+            return
         pbx.destroy(q)
         pbx.device_state(q.device, "NOT_INUSE")
 
@@ -368,10 +393,8 @@ class QueueApp:
         a1.hangup_handler = None
         pbx.features.disarm(e)
         first, second = (a1, q) if by == "agent" else (q, a1)
-        for ch in (first, second):
-            if ch.bridge is br:
-                pbx.setvar(ch, "BRIDGEPEER", "")
-                pbx.bridge_leave(ch)
+        if not e.keep_channel:
+            self._leave_bridge(br, first, second)
         now = pbx.clock.now()
         answered = now - e.connect_time
         pbx.setvar(q, "ANSWEREDTIME", str(int(answered)))
@@ -384,7 +407,23 @@ class QueueApp:
             ("HoldTime", str(e.hold)), ("TalkTime", str(talk)), ("Reason", by)])
         pbx.queue_log.write(q.uniqueid, queue.name, e.member.name,
                             "COMPLETEAGENT" if by == "agent" else "COMPLETECALLER", e.hold, talk, e.orig_pos)
-        if by == "agent":
+        if e.keep_channel:   # the shipped flow: AgentComplete, then both leave the bridge (real switch)
+            self._leave_bridge(br, first, second)
+        if by == "agent" and e.continues:
+            # Queue() option c: the caller's channel goes on in the dialplan (QUEUESTATUS=CONTINUE)
+            pbx.bridge_destroy(br)
+            a1.cause = 16
+            pbx.hangup_event(a1)
+            if not a2.gone:
+                pbx.request_hangup(a2)
+            pbx.device_state(f"Local/{e.member.exten}@agents", "NOT_INUSE")
+            pbx.setvar(q, "QUEUESTATUS", "CONTINUE")
+        elif by == "caller" and e.keep_channel:
+            pbx.bridge_destroy(br)
+            pbx.destroy(a1, soft=False)
+            q.hangup_requested.set()
+            pbx.device_state(f"Local/{e.member.exten}@agents", "NOT_INUSE")
+        elif by == "agent":
             pbx.chan_event("SoftHangupRequest", q, [("Cause", "16")])
             pbx.bridge_destroy(br)
             pbx.hangup_event(a1)
@@ -402,6 +441,12 @@ class QueueApp:
         pbx.device_state(q.device, "NOT_INUSE")
         self.release_after_call(e)
         e.finished.set()
+
+    def _leave_bridge(self, br: Bridge, *channels: Channel) -> None:
+        for ch in channels:
+            if ch.bridge is br:
+                self.pbx.setvar(ch, "BRIDGEPEER", "")
+                self.pbx.bridge_leave(ch)
 
     def pause(self, interface: str, paused: bool, reason: str = "") -> None:
         """QueuePause on every queue the interface is a member of."""

@@ -52,6 +52,7 @@ class Queue:
     timeout: int = 15              # per-member ring timeout
     retry: int = 5
     wrapuptime: int = 0
+    autofill: bool = False         # yes: every waiting caller may ring a free agent; no: only the head
     weight: int = 0
     maxlen: int = 0
     members: list[Member] = field(default_factory=list)

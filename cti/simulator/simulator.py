@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from pathlib import Path
 
 from .agi_client import run_agi
 from .ami_server import AmiServer
 from .clock import Clock, LockstepClock
 from .config import SimConfig
+from .manager_conf import ManagerUser, load_manager_users
 from .pbx import Pbx
 from .queue_log import QueueLog
 
@@ -50,7 +52,9 @@ class Simulator:
             from .recording import CallRecorder
             self.recorder = CallRecorder(cfg.recording_dir).attach(self.pbx)
         self.queue_log.write("NONE", "NONE", "NONE", "QUEUESTART", "")
-        self.ami = AmiServer(self.pbx, cfg.host, cfg.ami_port, cfg.username, cfg.secret)
+        users = load_manager_users(cfg.manager_conf) if cfg.manager_conf and Path(cfg.manager_conf).is_file() else {}
+        users.update({name: ManagerUser(name, secret) for name, secret in cfg.extra_users.items()})
+        self.ami = AmiServer(self.pbx, cfg.host, cfg.ami_port, cfg.username, cfg.secret, users)
         await self.ami.start()
         log.info("PBX simulator: AMI on %s:%d, FastAGI to %s:%d, speed x%g", cfg.host, self.ami.port,
                  cfg.agi_host, cfg.agi_port, cfg.speed)

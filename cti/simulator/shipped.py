@@ -1,0 +1,167 @@
+"""The project's shipped dialplan (``config/asterisk/extensions_cti.conf``) on the simulated PBX.
+
+Modelled priority by priority from that file, with what Asterisk 22 does on it (DESIGN.md section 5,
+checked by tests/real_asterisk/test_parity.py):
+
+- ``[cti-inbound]``: 12345 sets ``__CTI_HOTLINE``; the directly merged hotlines (read from the file's
+  ``Goto(cti-merged,...)`` lines) set it to their own number; 12345110 (110 hand-over) sets
+  ``__CTI_HOTLINE=110``, ``__CTI_TAGS``, raises UserEvent CTILinkage and skips the menu.
+- ``[cti-ivr]``: Answer (half a second), the layer's AGI ``ivr`` (fail-open to ``public``), a transfer
+  when the AGI set ``CTI_DIAL``, else MixMonitor (``<Uniqueid>.raw`` created at once, 0 bytes until
+  bridged), ``Queue(${CTIQUEUE},tTc,,,${CTI_QUEUE_TIMEOUT or 600})``, UserEvent QueueResult, the survey
+  AGI when ``CTI_SURVEY=yes``, Hangup; the ``h`` extension raises QueueResult again (so twice per call
+  when Queue() returned; once, with an empty QueueStatus, when the caller hung up inside Queue()).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .model import Channel
+
+if TYPE_CHECKING:
+    from .pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+SHIPPED_EXTENSIONS = Path(__file__).resolve().parents[2] / "config" / "asterisk" / "extensions_cti.conf"
+DEFAULT_QUEUE_TIMEOUT = 600      # Queue()'s timeout when CTI_QUEUE_TIMEOUT is empty (the shipped file)
+MIXMONITOR_OPTIONS = "bD"
+
+
+def merged_hotlines(path: Path = SHIPPED_EXTENSIONS) -> list[str]:
+    """The directly merged hotline numbers: ``exten => N,1,Goto(cti-merged,${EXTEN},1)`` in [cti-inbound]."""
+    if not path.is_file():
+        return []
+    return re.findall(r"^exten\s*=>\s*(\d+)\s*,\s*1\s*,\s*Goto\(cti-merged,", path.read_text(encoding="utf-8"),
+                      re.MULTILINE)
+
+
+class ShippedDialplan:
+    """Coroutines for the shipped contexts; :meth:`install` adds them to the PBX's dialplan."""
+
+    def __init__(self, pbx: Pbx, path: Path = SHIPPED_EXTENSIONS) -> None:
+        self.pbx = pbx
+        self.merged = set(merged_hotlines(path))
+
+    def install(self) -> ShippedDialplan:
+        dp = self.pbx.dialplan
+        dp.extra["cti-inbound"] = self.inbound
+        dp.extra["cti-merged"] = self.merged_entry
+        dp.extra["cti-ivr"] = self.ivr
+        dp.inbound_contexts.add("cti-inbound")
+        return self
+
+    # -- [cti-inbound] / [cti-merged] --------------------------------------------------------------------
+    async def inbound(self, ch: Channel, exten: str) -> None:
+        pbx = self.pbx
+        if exten == "12345":
+            pbx.newexten(ch, "NoOp", "12345 inbound call", 1)
+            pbx.newexten(ch, "Set", "__CTI_HOTLINE=12345", 2)
+            pbx.setvar(ch, "__CTI_HOTLINE", "12345")
+            return await self.ivr(ch, "s")
+        if exten in self.merged:
+            return await self.merged_entry(ch, exten)
+        if exten == "12345110":
+            return await self.handover_110(ch)
+        log.warning("no extension %s in [cti-inbound]: hanging up %s", exten, ch.name)
+        pbx.destroy(ch)
+
+    async def merged_entry(self, ch: Channel, exten: str) -> None:
+        ch.context, ch.exten = "cti-merged", exten
+        self.pbx.newexten(ch, "Set", f"__CTI_HOTLINE={exten}", 1)
+        self.pbx.setvar(ch, "__CTI_HOTLINE", exten)
+        await self.ivr(ch, "s")
+
+    async def handover_110(self, ch: Channel) -> None:
+        pbx = self.pbx
+        pbx.setvar(ch, "__CTI_HOTLINE", "110")
+        pbx.setvar(ch, "__CTI_TAGS", "110分流")
+        pbx.setvar(ch, "CTIQUEUE", "linkage110")
+        pbx.chan_event("UserEvent", ch, [("UserEvent", "CTILinkage"), ("Source", "110"), ("Queue", "linkage110"),
+                                         ("Tag", "110分流"), ("Uniqueid", ch.uniqueid)])
+        if not await pbx.dialplan.answer(ch):
+            return await self.hangup(ch)
+        await self.queue(ch)
+
+    # -- [cti-ivr] ---------------------------------------------------------------------------------------
+    async def ivr(self, ch: Channel, exten: str = "s") -> None:
+        pbx, cfg = self.pbx, self.pbx.config
+        ch.context, ch.exten = "cti-ivr", exten
+        if not await pbx.dialplan.answer(ch, 1):
+            return await self.hangup(ch)
+        url = f"agi://{cfg.agi_host}:{cfg.agi_port}/{cfg.agi_script}"
+        pbx.setvar(ch, "CTI_AGI", url.rsplit("/", 1)[0])
+        pbx.newexten(ch, "Set", "CTIQUEUE=public", 3)
+        pbx.setvar(ch, "CTIQUEUE", "public")
+        pbx.setvar(ch, "CTI_RESULT", "")
+        pbx.newexten(ch, "AGI", url, 5)
+        status = "FAILURE"
+        if pbx.agi_runner is not None:
+            try:
+                status = await pbx.agi_runner(ch, url)
+            except Exception:  # fail open: the call still reaches a queue
+                log.exception("AGI on %s failed", ch.name)
+        if ch.gone:
+            return
+        pbx.setvar(ch, "AGISTATUS", status)
+        if status == "HANGUP" or ch.hangup_requested.is_set():
+            return await self.hangup(ch, ivr=True)
+        if ch.variables.get("CTI_RESULT") != "ok":
+            log.warning("CTI IVR failed on %s (AGISTATUS=%s CTI_RESULT=%s): queue %s", ch.name, status,
+                        ch.variables.get("CTI_RESULT", ""), ch.variables.get("CTIQUEUE", ""))
+        elif ch.variables.get("CTI_DIAL"):
+            await pbx.features.transfer_dial(ch, ch.variables["CTI_DIAL"], priority=8)
+            return
+        await self.queue(ch)
+
+    async def queue(self, ch: Channel) -> None:
+        """From the ``queue`` label: MixMonitor, Queue(), QueueResult, survey or Hangup."""
+        pbx, cfg = self.pbx, self.pbx.config
+        ch.context, ch.exten = "cti-ivr", "s"
+        pbx.newexten(ch, "MixMonitor", f"{ch.uniqueid}.raw,{MIXMONITOR_OPTIONS}", 10)
+        if cfg.recording_dir:   # MixMonitor opens its file at once: 0 bytes until the call is bridged
+            raw = Path(cfg.recording_dir) / f"{ch.uniqueid}.raw"
+            raw.parent.mkdir(parents=True, exist_ok=True)
+            raw.touch()
+        name = ch.variables.get("CTIQUEUE") or ""
+        limit = ch.variables.get("CTI_QUEUE_TIMEOUT") or ""
+        timeout = int(limit) if limit.isdigit() else DEFAULT_QUEUE_TIMEOUT
+        result = await pbx.queue_app.run(ch, name, f"{name},tTc,,,{timeout}", timeout, 11, keep_channel=True)
+        if result == "gone" or ch.gone:
+            return
+        if result != "hangup" and not ch.hangup_requested.is_set():
+            self.queue_result(ch, 12)
+            if ch.variables.get("CTI_SURVEY") == "yes":
+                pbx.newexten(ch, "AGI", f"{ch.variables.get('CTI_AGI', '')}/survey", 15)
+                if pbx.agi_runner is not None:
+                    try:
+                        await pbx.agi_runner(ch, f"{ch.variables.get('CTI_AGI', '')}/survey")
+                    except Exception:
+                        log.exception("survey AGI on %s failed", ch.name)
+        await self.hangup(ch)
+
+    def queue_result(self, ch: Channel, priority: int) -> None:
+        """UserEvent(QueueResult,Queue: ${CTIQUEUE},QueueStatus: ${QUEUESTATUS},Uniqueid: ${UNIQUEID})."""
+        self.pbx.newexten(ch, "UserEvent", "QueueResult", priority)
+        self.pbx.chan_event("UserEvent", ch, [
+            ("UserEvent", "QueueResult"), ("Queue", ch.variables.get("CTIQUEUE", "")),
+            ("QueueStatus", ch.variables.get("QUEUESTATUS", "")), ("Uniqueid", ch.uniqueid)])
+
+    async def hangup(self, ch: Channel, ivr: bool = False) -> None:
+        """Hangup() or the caller's hang-up: the ``h`` extension's QueueResult, then the channel ends."""
+        if ch.gone:
+            return
+        ch.exten, ch.priority = "h", 1
+        self.queue_result(ch, 1)
+        self.pbx.destroy(ch)
+        call = ch.call
+        if call is not None and call.outcome is None:
+            call.finish("ivr_hangup" if ivr else "other")
+
+
+def install(pbx: Pbx, path: Path = SHIPPED_EXTENSIONS) -> ShippedDialplan:
+    return ShippedDialplan(pbx, path).install()

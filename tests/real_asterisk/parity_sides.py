@@ -1,0 +1,137 @@
+"""One scenario, two switches: the same AMI actions to the real Asterisk and to the simulator, and the
+stream each one sends the layer's user (``cti``, the shipped manager_cti.conf: read classes and
+eventfilter apply) kept per scenario.
+
+Both switches get the actions from an all-powerful session (the real switch's ``observer``, the
+simulator's extra user of the same name) and the ``cti`` session only listens. The test phones are
+``extensions_test.conf`` on the real switch and :mod:`real_asterisk.sim_phones` on the simulator,
+driven by the same AstDB keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from real_asterisk.parity import MARKER
+from real_asterisk.switch import OBSERVER_SECRET
+from sim_support import AmiClient
+
+_seq = itertools.count(1)
+
+
+class Side:
+    """A switch seen through two AMI sessions: ``admin`` acts, ``cti`` (the layer's user) listens."""
+
+    def __init__(self, name: str, ami_port: int) -> None:
+        self.name, self.ami_port = name, ami_port
+        self.admin = AmiClient()
+        self.cti = AmiClient()
+        self.mark = 0
+
+    async def connect(self) -> None:
+        for client, user, secret in ((self.admin, "observer", OBSERVER_SECRET), (self.cti, "cti", "cti-secret")):
+            await client.connect(self.ami_port)
+            resp = dict(await client.action({"Action": "Login", "Username": user, "Secret": secret}))
+            assert resp.get("Response") == "Success", (self.name, user, resp)
+
+    async def close(self) -> None:
+        for client in (self.admin, self.cti):
+            await client.close()
+
+    async def act(self, action: dict) -> dict:
+        resp = dict(await self.admin.action(action))
+        assert resp.get("Response") == "Success", (self.name, action, resp)
+        return resp
+
+    async def db(self, family: str, key: str, value: object) -> None:
+        await self.act({"Action": "DBPut", "Family": family, "Key": key, "Val": value})
+
+    # -- parties -------------------------------------------------------------------------------------
+    async def login(self, agent: str, queue: str = "public") -> None:
+        await self.act({"Action": "QueueAdd", "Queue": queue, "Interface": f"Local/{agent}@agents/n",
+                        "MemberName": agent})
+
+    async def logout(self, agent: str, queue: str = "public") -> None:
+        await self.act({"Action": "QueueRemove", "Queue": queue, "Interface": f"Local/{agent}@agents/n"})
+
+    async def agent(self, agent: str, ring: float = 1.0, talk: float = 3600.0, busy: bool = False) -> None:
+        for key, value in (("ring", ring), ("talk", talk), ("busy", "yes" if busy else "no")):
+            await self.db("agent", f"{agent}/{key}", value)
+
+    async def queue_caller(self, caller: str, patience: float, timeout: int = 600, sid: str = "") -> None:
+        """A citizen put straight into queue ``public`` (test-queue), hanging up after ``patience`` s."""
+        await self.db("qcaller", f"{caller}/timeout", timeout)
+        await self._originate(f"Local/{caller}@test-queue", caller, sid or caller, 0, "none", patience)
+
+    async def call(self, caller: str, dialled: str = "12345", keys: str = "", delay: float = 1.0,
+                   stay: float = 600.0) -> None:
+        """A citizen dials ``dialled`` ([cti-inbound]), presses ``keys`` ``delay`` s after the answer."""
+        await self._originate(f"Local/{dialled}@cti-inbound", caller, caller, delay, keys or "none", stay)
+
+    async def _originate(self, channel: str, caller: str, sid: str, delay: float, keys: str, stay: float) -> None:
+        for key, value in (("delay", delay), ("keys", keys), ("stay", stay)):
+            await self.db("caller", f"{sid}/{key}", value)
+        await self.act({"Action": "Originate", "Channel": channel, "Context": "test-caller", "Exten": sid,
+                        "Priority": 1, "CallerID": f'"张三" <{caller}>', "Async": "true", "Timeout": 30000})
+
+    # -- the stream ----------------------------------------------------------------------------------
+    async def cti_event(self, since: int, name: str, timeout: float = 30.0, **fields: str) -> dict[str, str]:
+        """The first event ``name`` with ``fields`` the layer's user received after frame ``since``."""
+        def match(frame) -> bool:
+            d = dict(frame)
+            return d.get("Event") == name and all(d.get(k) == v for k, v in fields.items())
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = next((dict(f) for f in self.cti.frames[since:] if match(f)), None)
+            if found is not None:
+                return found
+            if loop.time() > deadline:
+                seen = [dict(f).get("Event") for f in self.cti.frames[since:]]
+                raise AssertionError(f"{self.name}: no {name} {fields} within {timeout} s; saw {seen}")
+            await asyncio.sleep(0.05)
+
+    def open_channels(self, since: int) -> set[str]:
+        opened, closed = set(), set()
+        for f in self.cti.frames[since:]:
+            d = dict(f)
+            if d.get("Event") == "Newchannel":
+                opened.add(d["Channel"])
+            elif d.get("Event") == "Hangup":
+                closed.add(d["Channel"])
+        return opened - closed
+
+    async def settled(self, since: int, timeout: float = 60.0) -> list:
+        """Once every channel of the scenario has hung up, a marker UserEvent through the switch; returns the
+        ``cti`` frames from ``since`` to the marker (everything the switch sent before it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not any(dict(f).get("Event") == "Newchannel" for f in self.cti.frames[since:]) \
+                or self.open_channels(since):
+            if loop.time() > deadline:
+                raise AssertionError(f"{self.name}: channels still up after {timeout} s: {self.open_channels(since)}")
+            await asyncio.sleep(0.05)
+        self.mark = next(_seq)
+        await self.act({"Action": "UserEvent", "UserEvent": MARKER, "Mark": self.mark})
+        mark = str(self.mark)
+        frame = await self.cti.wait_for(lambda f: dict(f).get("UserEvent") == MARKER and dict(f).get("Mark") == mark,
+                                        10)
+        return self.cti.frames[since:self.cti.frames.index(frame)]
+
+
+class SimSwitch:
+    """What the suite's ``running_layer`` / ``layer_settings`` need of a switch, for the simulator."""
+
+    def __init__(self, ami_port: int, agi_port: int, monitor_dir) -> None:
+        self.ami_port, self.agi_port, self.monitor_dir = ami_port, agi_port, monitor_dir
+        self.observer: AmiClient | None = None
+
+    async def observe(self) -> AmiClient:
+        client = AmiClient()
+        await client.connect(self.ami_port)
+        resp = dict(await client.action({"Action": "Login", "Username": "observer", "Secret": OBSERVER_SECRET}))
+        assert resp.get("Response") == "Success", resp
+        self.observer = client
+        return client

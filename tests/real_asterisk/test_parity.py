@@ -1,0 +1,132 @@
+"""The simulator's contract: scripted scenarios run on the real Asterisk 22 and on the simulator, both with
+the shipped config/asterisk snippets, give the layer's AMI user (``cti``: read classes and eventfilter
+applied) the same events: per party the same names in the same order, the same key fields, times within
+a tolerance (see ``real_asterisk.parity``). One Asterisk, one simulator and a layer on each (its FastAGI
+IVR) for the whole module; each scenario runs on both switches at once, with short ring and talk times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import wave
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from cti.simulator import SimConfig, Simulator
+from cti.simulator.queues_conf import queue_configs
+from real_asterisk import sim_phones
+from real_asterisk.conftest import layer_settings, running_layer
+from real_asterisk.parity import compare, normalise, render
+from real_asterisk.parity_sides import Side, SimSwitch
+from real_asterisk.switch import OBSERVER_SECRET, Switch, free_port
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+Scenario = Callable[[Side, int], Awaitable[None]]
+
+
+@pytest.fixture(scope="module")
+def parity_switch(lab, prompt_audio, tmp_path_factory):
+    """One real Asterisk 22 for every scenario of the module (each leaves no agent logged in)."""
+    sw = Switch(lab, tmp_path_factory.mktemp("parity") / "asterisk", free_port(), free_port(), sounds=prompt_audio)
+    sw.start()
+    yield sw
+    sw.stop()
+
+
+def prompt_seconds(prompt_audio: Path) -> dict[str, float]:
+    """How long each prompt the real switch plays lasts (``cti12345/welcome`` -> seconds of its WAV)."""
+    out = {}
+    for path in prompt_audio.rglob("*.wav"):
+        with wave.open(str(path)) as w:
+            out[str(path.relative_to(prompt_audio).with_suffix(""))] = w.getnframes() / w.getframerate()
+    return out
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sides(parity_switch, prompt_audio, tmp_path_factory):
+    """(real, simulator): each switch with the layer running on it and two AMI sessions of the test's."""
+    agi_port = free_port()
+    cfg = SimConfig(ami_port=0, agi_port=agi_port, speed=1, queues=queue_configs(),
+                    extra_users={"observer": OBSERVER_SECRET}, prompts=prompt_seconds(prompt_audio))
+    sim = Simulator(cfg)
+    await sim.start()
+    sim_phones.install(sim.pbx)
+    sim_switch = SimSwitch(sim.ami_port, agi_port, tmp_path_factory.mktemp("sim-monitor"))
+    real, simulated = Side("real Asterisk", parity_switch.ami_port), Side("simulator", sim.ami_port)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(running_layer(
+            parity_switch, layer_settings(parity_switch, tmp_path_factory.mktemp("real-layer"))))
+        await stack.enter_async_context(running_layer(
+            sim_switch, layer_settings(sim_switch, tmp_path_factory.mktemp("sim-layer"))))
+        await asyncio.gather(real.connect(), simulated.connect())
+        yield real, simulated
+        await asyncio.gather(real.close(), simulated.close())
+    await sim.stop()
+
+
+# -- scenarios: the same AMI actions to both switches -------------------------------------------------
+async def _answered(side: Side, since: int, caller: str, ring: float) -> None:
+    await side.agent("6001", ring=ring, talk=1)
+    await side.login("6001")
+    await side.queue_caller(caller, patience=60)
+    await side.settled(since)
+    await side.logout("6001")
+
+
+async def answered_within_sl(side: Side, since: int) -> None:
+    await _answered(side, since, "13900000001", ring=1)
+
+
+async def answered_after_sl(side: Side, since: int) -> None:
+    """The agent answers after 16 s of ringing: waited more than the queue's servicelevel (15 s)."""
+    await _answered(side, since, "13900000002", ring=16)
+
+
+async def abandon(side: Side, since: int) -> None:
+    await side.queue_caller("13900000003", patience=2)
+
+
+async def queue_timeout(side: Side, since: int) -> None:
+    await side.queue_caller("13900000004", patience=60, timeout=3)
+
+
+IVR_KEYS = {"1": "13900000011", "2": "13900000012", "9": "13900000019", "none": "13900000010",
+            "7ww1": "13900000017"}     # 7: an invalid key, the re-prompt, then 1
+
+
+async def ivr_keys(side: Side, since: int) -> None:
+    """Five citizens at once, one per key path of the shipped main menu; each hangs up once queued."""
+    async def one(keys: str, caller: str) -> None:
+        await side.call(caller, keys="" if keys == "none" else keys, delay=1.5)
+        join = await side.cti_event(since, "QueueCallerJoin", CallerIDNum=caller, timeout=90)
+        await side.act({"Action": "Hangup", "Channel": join["Channel"][:-1] + "1", "Cause": 16})
+
+    await asyncio.gather(*(one(k, c) for k, c in IVR_KEYS.items()))
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "answered within the service level": answered_within_sl,
+    "answered after the service level": answered_after_sl,
+    "abandon": abandon,
+    "timeout": queue_timeout,
+    "IVR keys 1 / 2 / 9 / none / invalid": ivr_keys,
+}
+
+
+async def _run(side: Side, scenario: Scenario) -> list:
+    since = len(side.cti.frames)
+    await scenario(side, since)
+    return await side.settled(since)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_given_a_scenario_when_run_on_both_then_the_layer_user_sees_the_same_events(sides, name):
+    real, simulated = sides
+    expected, got = await asyncio.gather(_run(real, SCENARIOS[name]), _run(simulated, SCENARIOS[name]))
+    want, have = normalise(expected), normalise(got)
+    diff = compare(name, want, have)
+    assert not diff, f"{diff}\n\nreal Asterisk:\n{render(want)}\n\nsimulator:\n{render(have)}"
