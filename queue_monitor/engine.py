@@ -195,6 +195,9 @@ class QueueEngine:
         old = self.legs.get(uid)
         if old is not None and old.queue == queue and old.outcome == "" and old.left is None:
             return []   # the same join again (a repeated event): still the same wait
+        if (old is not None and old.queue == queue and old.connect is not None and ev.name == "QueueCallerJoin"
+                and ev.stamped and ts <= old.connect):
+            return []   # stamped before its own answer: this stay's join arriving late, not a new stay
         if old is not None:  # left one queue for another without a hangup
             out += self._settle(old, "timeout", ts) if old.outcome in ("", "pending") else self._end_talk(old, ts)
             self._drop(old, count=False)
@@ -354,6 +357,8 @@ class QueueEngine:
         if call is not None and call.first_join == leg.join:
             call.first_join = join
         leg.join = join
+        if leg.left is not None and leg.left < join:
+            leg.left = join   # its Leave was received earlier than HoldTime places the join: no negative stay
 
     def _settle(self, leg: _Leg, outcome: str, left: float) -> list[QueueCall]:
         """An unanswered leg's outcome is known: count it for its queue, and write it."""

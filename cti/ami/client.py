@@ -19,7 +19,7 @@ from panoramisk import Manager
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 
-from cti.ami.message import AmiMessage, parse
+from cti.ami.message import AmiMessage, FrameReader
 from cti.bus import EventBus
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,16 @@ class AmiProtocol(AMIProtocol):
 
     def connection_made(self, transport):
         super().connection_made(transport)
-        self._buffer = b""
+        self._reader = FrameReader()
+
+    @property
+    def _buffer(self) -> bytearray:
+        """The bytes of the frame still arriving (bounded by MAX_FRAME_BYTES)."""
+        return self._reader.buffer
 
     def data_received(self, data: bytes) -> None:
         # the time of receipt is the event time when Asterisk does not stamp events (timestampevents = no)
-        messages, self._buffer = parse(self._buffer + data if self._buffer else data, received_at=time.time())
-        for message in messages:
+        for message in self._reader.feed(data, received_at=time.time()):
             self.handle_message(message)
 
     def handle_message(self, message: AmiMessage) -> None:

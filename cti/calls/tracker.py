@@ -180,7 +180,9 @@ class CallTracker:
         if not (0.0 <= hold < float("inf")):   # 'nan', '-3', 'inf': no wait said
             hold = 0.0
         call.queue, call.agent = m.get("Queue", ""), agent_of(m.get("Interface", ""))
-        call.agent_channel, call.connected_at, call.joined_at = m.get("DestChannel", ""), ts, joined
+        # an agent channel already hung up (a late or repeated event) is no party of the call
+        agent_channel = "" if m.get("DestUniqueid", "") in self._gone else m.get("DestChannel", "")
+        call.agent_channel, call.connected_at, call.joined_at = agent_channel, ts, joined
         # Stamped events measure the wait; receipt times (timestampevents = no) bunch up: HoldTime says it
         call.hold_seconds = max(0.0, ts - joined) if joined is not None and m.stamped else hold
         call.citizen = m.get("Channel", call.citizen)
@@ -188,7 +190,8 @@ class CallTracker:
         if facts is not None:
             facts.apply(call)
         self.by_channel[call.citizen] = cid
-        self.by_channel[call.agent_channel] = cid
+        if call.agent_channel:
+            self.by_channel[call.agent_channel] = cid
         return [Notice("connect", call, call.transfer)]
 
     def _learn(self, uniqueid: str) -> _Facts:
