@@ -76,7 +76,7 @@ def cmd_agi_script(args: argparse.Namespace) -> int:
     from ivr_flows.part import process_agi_registry
 
     settings = _settings_or_exit(args.config)
-    logging.basicConfig(level=logging.ERROR)  # stdout is the AGI channel: logs go to stderr only
+    logs.setup("ERROR")  # stdout is the AGI channel: logs go to stderr only
     return run_script(args.name, process_agi_registry(settings.flows))
 
 

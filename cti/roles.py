@@ -99,7 +99,7 @@ def rule_for(method: str, template: str) -> Rule | None:
     return TABLE.get(("GET" if method == "HEAD" else method, template))
 
 
-PRINCIPAL = "cti_principal"     # request[PRINCIPAL]: set by cti.web's middleware
+PRINCIPAL: web.RequestKey = web.RequestKey("principal", object)   # set by cti.web's middleware
 
 
 def principal(request: web.Request):

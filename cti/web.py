@@ -212,6 +212,9 @@ class InvalidInput(ValueError):
         self.field, self.detail = field, detail
 
 
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "list", "dict", "date", "literal"}
+
+
 def validate(model: type[BaseModel], data: dict) -> BaseModel:
     """``data`` as ``model``; raise :class:`InvalidInput` naming the first bad field (never its value:
     it may be a citizen's number)."""
@@ -219,7 +222,9 @@ def validate(model: type[BaseModel], data: dict) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_input=False, include_url=False)[0]
-        field = ".".join(str(p) for p in err["loc"]) or "body"
+        # a union's member is named in the location ("changed_at", "str"): the field is what the caller sent
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and (p in _TYPE_TAGS or "[" in p))]
+        field = ".".join(str(p) for p in loc) or "body"
         raise InvalidInput(field, err["msg"]) from None
 
 
@@ -238,7 +243,7 @@ async def body_as(request: web.Request, model: type[BaseModel], required: bool =
 def query_as(request: web.Request, model: type[BaseModel]) -> BaseModel:
     """The query string validated as ``model`` (``token`` is the credential, not a parameter); a name
     given twice is refused."""
-    names = [k for k in request.query if k != "token"]
+    names = [k for k, _ in request.query.items() if k != "token"]
     if len(names) != len(set(names)):
         raise InvalidInput(next(n for n in names if names.count(n) > 1), "given more than once")
     return validate(model, {k: request.query[k] for k in names})
@@ -248,6 +253,10 @@ class StrictModel(BaseModel):
     """A JSON body: no unknown fields, no type coercion ("12" is not 12, 12 is not "12")."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NoBody(StrictModel):
+    """Routes that take no fields: an absent body or ``{}``."""
 
 
 class QueryModel(BaseModel):

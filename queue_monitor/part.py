@@ -14,7 +14,10 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from typing import Literal
+
 from aiohttp import WSMsgType, web
+from pydantic import Field
 
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
@@ -22,7 +25,7 @@ from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.linkage import TOPIC_LINKAGE, Handover
 from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
-from cti.web import prepare_websocket
+from cti.web import InvalidInput, QueryModel, prepare_websocket, query_as
 from queue_monitor.cli import definitions, period
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
@@ -356,21 +359,11 @@ class MonitorPart:
                             charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
 
     async def _reports(self, request: web.Request) -> web.Response:
-        q = request.query
-        try:
-            start_day = date.fromisoformat(q["from"])
-            end_day = date.fromisoformat(q["to"])
-        except KeyError as exc:
-            raise web.HTTPBadRequest(text=f"missing query parameter {exc}") from None
-        except ValueError:
-            raise web.HTTPBadRequest(text="from and to must be dates like 2026-01-31") from None
+        q = query_as(request, ReportQuery)
+        start_day, end_day, denominator, rounding = q.from_, q.to, q.denominator, q.rounding
         if end_day < start_day:
-            raise web.HTTPBadRequest(text="'to' is before 'from'")
-        denominator, rounding = q.get("denominator"), q.get("rounding")
-        if denominator not in (None, "answered", "offered", "offered_minus_short_abandons", "asterisk_sl2"):
-            raise web.HTTPBadRequest(text=f"unknown denominator {denominator!r}")
-        if rounding not in (None, "exact", "asterisk"):
-            raise web.HTTPBadRequest(text=f"unknown rounding {rounding!r}")
+            raise InvalidInput("to", "'to' is before 'from'")
+        q = {"queue": q.queue}
         await self.flush()
         start, end = period(start_day, end_day, self.settings.timezone)
         calls = await self.store.calls(start, end, q.get("queue") or None)
@@ -394,6 +387,15 @@ class MonitorPart:
         finally:
             self.sockets.discard(ws)
         return ws
+
+
+class ReportQuery(QueryModel):
+    """``GET /api/reports?from=2026-01-01&to=2026-01-31[&denominator=..][&rounding=..][&queue=..]``."""
+    from_: date = Field(alias="from")
+    to: date
+    denominator: Literal["answered", "offered", "offered_minus_short_abandons", "asterisk_sl2"] | None = None
+    rounding: Literal["exact", "asterisk"] | None = None
+    queue: str | None = Field(None, pattern=r"^[0-9A-Za-z_-]{1,32}$")
 
 
 def _remember(memory: OrderedDict, key: str, value: str) -> None:

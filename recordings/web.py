@@ -11,12 +11,21 @@ import html
 import logging
 
 from aiohttp import web
+from pydantic import Field
 
+from cti.web import QueryModel, query_as
 from recordings import links
 from recordings.convert import CONTENT_TYPES
 from recordings.storage import StoreError
 
 log = logging.getLogger(__name__)
+
+
+class ListingQuery(QueryModel):
+    """``GET /api/recordings?limit=100&offset=0&status=ready``."""
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=10**9)
+    status: str = Field("", pattern=r"^[a-z_]{0,20}$")
 
 
 class RecordingsApi:
@@ -30,13 +39,8 @@ class RecordingsApi:
         app.router.add_get("/recordings/{uniqueid}/play", self.play)
 
     async def listing(self, request: web.Request) -> web.Response:
-        try:
-            limit = min(1000, max(1, int(request.query.get("limit", "100"))))
-            offset = max(0, int(request.query.get("offset", "0")))
-        except ValueError:
-            raise web.HTTPBadRequest(text="limit and offset must be integers") from None
-        status = request.query.get("status") or None
-        rows = await self.part.db(self.part.catalogue.listing, status, limit, offset)
+        q = query_as(request, ListingQuery)
+        rows = await self.part.db(self.part.catalogue.listing, q.status or None, q.limit, q.offset)
         return web.json_response({"recordings": [r.as_json() for r in rows]})
 
     async def _record(self, uniqueid: str):

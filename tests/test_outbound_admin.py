@@ -40,7 +40,7 @@ async def test_given_uploaded_list_when_paused_then_resumed_only_callable_number
             await asyncio.sleep(0.5)
             assert c.ext.dialled == []                                      # paused: nothing dialled
             async with http.post(f"{base}/campaigns/list-2026/numbers", json={"numbers": ["12a"]}) as r:
-                assert r.status == 400 and "valid number" in (await r.json())["error"]
+                assert r.status == 400 and (await r.json())["field"] == "numbers.0"
             async with http.post(f"{base}/campaigns/nope/resume") as r:
                 assert r.status == 404
             async with http.post(f"{base}/campaigns/list-2026/resume") as r:

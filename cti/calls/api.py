@@ -17,7 +17,7 @@ from cti.calls.messages import TOPIC_SCREEN_POP, TOPIC_TRANSFER, ScreenPop, Tran
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
 from cti.roles import require_own
-from cti.web import StrictModel, body_as, prepare_websocket
+from cti.web import NoBody, StrictModel, body_as, prepare_websocket
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ class LogoutIn(StrictModel):
 
 class PauseIn(StrictModel):
     reason: str = Field(max_length=80)
-
-
-class NoBody(StrictModel):
-    """Routes that take no fields: an absent body or ``{}``."""
 
 
 class AgentHub:

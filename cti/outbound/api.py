@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
+from typing import Annotated
 
-from cti.web import BadBody, json_object
+from aiohttp import web
+from pydantic import Field
+
+from cti.web import InvalidInput, NoBody, QueryModel, StrictModel, body_as, query_as
 
 NUMBER = re.compile(r"^\+?\d{3,20}$")
+Number = Annotated[str, Field(pattern=NUMBER.pattern)]
+MAX_UPLOAD = 10_000     # numbers per upload: a bigger list is split by the admin's tool
+
+
+class CallIn(StrictModel):
+    number: Number
+    ticket_id: str = Field("", max_length=40)
+
+
+class UploadIn(StrictModel):
+    """An admin's list: ``{"numbers": ["139..."]}`` or ``{"calls": [{"number", "ticket_id"}]}``."""
+    numbers: list[Number] = Field(default_factory=list, max_length=MAX_UPLOAD)
+    calls: list[CallIn] = Field(default_factory=list, max_length=MAX_UPLOAD)
+
+
+class DoNotCallIn(StrictModel):
+    number: Number
+    note: str = Field("", max_length=200)
+
+
+class LinkageQuery(QueryModel):
+    since: float = Field(0, ge=0, allow_inf_nan=False)
+    until: float = Field(float("inf"), ge=0)
 
 
 def _bad(status: int, detail: str) -> web.Response:
@@ -31,12 +57,8 @@ class OutboundApi:
 
     async def linkage(self, request: web.Request) -> web.Response:
         """110 linkage counts: ``from_110`` (110 handed to 12345), ``to_110`` (12345 agents handed to 110)."""
-        try:
-            since = float(request.query.get("since", 0))
-            until = float(request.query.get("until", "inf"))
-        except ValueError:
-            return _bad(400, "since/until must be epoch seconds")
-        counts = await self.part.store.linkage_counts(since, until)
+        q = query_as(request, LinkageQuery)
+        counts = await self.part.store.linkage_counts(q.since, q.until)
         return web.json_response(counts | {"label": {"from_110": "110转12345 (110分流)",
                                                      "to_110": "12345转110 (应急联动)"}})
 
@@ -48,6 +70,7 @@ class OutboundApi:
                                   "hold_reason": self.part.hold_reason})
 
     async def _set(self, request: web.Request, state: str) -> web.Response:
+        await body_as(request, NoBody, required=False)
         name = request.match_info["name"]
         if not await self.part.store.set_state(name, state):
             return _bad(404, f"no campaign {name!r}")
@@ -62,28 +85,17 @@ class OutboundApi:
 
     async def upload(self, request: web.Request) -> web.Response:
         """An admin's list: ``{"numbers": ["139..."]}`` or ``{"calls": [{"number", "ticket_id"}]}``."""
-        try:
-            body = json_object(await request.read())
-        except BadBody as exc:
-            return _bad(400, str(exc))
-        numbers, calls = body.get("numbers", []), body.get("calls", [])
-        if not isinstance(numbers, list) or not isinstance(calls, list):
-            return _bad(400, "numbers and calls must be lists")
-        entries = [{"number": n} for n in numbers] + calls
-        bad = [e for e in entries if not isinstance(e, dict) or not NUMBER.match(str(e.get("number", "")))]
-        if bad or not entries:
-            return _bad(400, f"{len(bad)} entries without a valid number" if bad else "no numbers given")
-        ids = [await self.part.schedule(request.match_info["name"], str(e["number"]), str(e.get("ticket_id", "")))
-               for e in entries]
+        body = await body_as(request, UploadIn)
+        entries = [(n, "") for n in body.numbers] + [(c.number, c.ticket_id) for c in body.calls]
+        if not entries:
+            raise InvalidInput("numbers", "no numbers given")
+        name = request.match_info["name"]
+        if len(name) > 64:
+            raise InvalidInput("name", "a campaign name has at most 64 characters")
+        ids = [await self.part.schedule(name, number, ticket_id) for number, ticket_id in entries]
         return web.json_response({"scheduled": len(ids), "ids": ids}, status=201)
 
     async def do_not_call(self, request: web.Request) -> web.Response:
-        try:
-            body = json_object(await request.read())
-        except BadBody as exc:
-            return _bad(400, str(exc))
-        number = str(body.get("number", ""))
-        if not NUMBER.match(number):
-            return _bad(400, "number must be digits")
-        await self.part.store.add_do_not_call(number, self.part.now(), str(body.get("note", "")))
-        return web.json_response({"number": number, "do_not_call": True}, status=201)
+        body = await body_as(request, DoNotCallIn)
+        await self.part.store.add_do_not_call(body.number, self.part.now(), body.note)
+        return web.json_response({"number": body.number, "do_not_call": True}, status=201)

@@ -29,6 +29,8 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
+    # A failed statement's error carries its parameters (a caller's number): never in an exception's text.
+    kwargs.setdefault("hide_parameters", True)
     url = async_url(url)
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
