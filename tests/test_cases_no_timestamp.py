@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import tempfile
 
 import aiohttp
 import pytest
+from playwright.async_api import async_playwright
 from ami_replay import ReplayServer, _empty_list, event_frames, load
 from cases_support import case_frames
 from monitor_support import monitor_settings, until
@@ -25,6 +27,9 @@ from queue_monitor.engine import QueueEngine
 from queue_monitor.part import MonitorPart
 
 RECEIVED = 1764460800.0   # a time of receipt; the case file itself carries none
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.mark.parametrize("spacing", ["together", "as_they_happened"])
@@ -74,6 +79,21 @@ async def _get(layer: Layer, path: str) -> dict:
             return await r.json()
 
 
+async def _wallboard_header(layer: Layer) -> str:
+    """The text of the wallboard's event-time notice in a real headless Chromium, once it shows."""
+    async with async_playwright() as pw:
+        with tempfile.TemporaryDirectory() as profile:
+            browser = await pw.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(f"http://127.0.0.1:{layer.http_port}/wallboard?token=wall-token")
+                await page.wait_for_selector("header #event-time:not([hidden])", state="visible", timeout=15000)
+                return await page.inner_text("header #event-time")
+            finally:
+                await browser.close()
+
+
 async def test_given_asterisk_with_timestampevents_no_when_the_layer_logs_in_then_it_warns_and_still_counts_right(
         tmp_path, caplog):
     server = ReplayServer(events=case_frames("ami_no_timestamp.ami"),
@@ -87,6 +107,7 @@ async def test_given_asterisk_with_timestampevents_no_when_the_layer_logs_in_the
             health = await _get(layer, "/healthz")
             wall = await _get(layer, "/api/figures")
             [row] = await part.store.calls(0, math.inf)
+            header = await _wallboard_header(layer)
         finally:
             await layer.stop()
             await server.stop()
@@ -95,6 +116,8 @@ async def test_given_asterisk_with_timestampevents_no_when_the_layer_logs_in_the
     assert health["ami_event_time"] == "unstamped", health
     assert health["ami_event_time_fix"] == "timestampevents = yes in manager.conf [general]"
     assert wall["event_time"]["unstamped"] is True
+    # the supervisors see it in the wallboard's header, in Chinese, with the setting to change
+    assert "无时间戳" in header and "manager.conf [general]" in header and "timestampevents = yes" in header
     assert "timestampevents = yes" in wall["event_time"]["notice"] and "无时间戳" in wall["event_time"]["notice"]
     today = wall["centre"]["windows"]["today"]
     assert (today["answered"], today["answered_15s"], today["average_wait"], today["average_talk"]) == (1, 0, 40.0, 120.0)
