@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from cti import web
+from cti import files, web
 from cti.auth import Credentials, load_session_key
 from cti.roles import ADMIN, VIEWER
 from cti.agi import AgiServer, default_registry
@@ -48,6 +48,7 @@ class Layer:
     def __init__(self, settings: Settings, bus: EventBus | None = None,
                  parts: list[PartFactory] | None = None) -> None:
         s = self.settings = settings
+        files.prepare(s)                # databases and secrets 0600, our folders 0700, before any part opens one
         self.bus = bus or EventBus()
         self.bus.subscribe(TOPIC_STATE, lambda _t, state: log.info("AMI session %s %s", *state))
         self.registry = default_registry()

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cti.files import write_secret
 from cti.roles import ADMIN, AGENT, ROLES
 
 SESSION_PREFIX = "ag1"
@@ -94,12 +95,9 @@ def load_session_key(configured: str, path: Path) -> bytes:
         return configured.encode()
     if path.exists():
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)   # never readable by others, not even briefly
-    with os.fdopen(fd, "wb") as f:
-        f.write(value)
-    return value
+    value = secrets.token_urlsafe(32)
+    write_secret(path, value)          # never readable by others, not even briefly
+    return value.encode()
 
 
 _DUMMY = hash_pin("not a pin", salt=b"\0" * 16)

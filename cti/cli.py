@@ -34,16 +34,19 @@ def _run_until_signal(main) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from cti import checks
+
     try:
         settings = load_settings(args.path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"settings OK: AMI {settings.ami.host}:{settings.ami.port}, "
+    found = checks.problems(settings)
+    for key, message in found:
+        print(f"warning: {key}: {message}", file=sys.stderr)
+    print(f"settings OK{f' with {len(found)} warning(s)' if found else ''}: AMI {settings.ami.host}:{settings.ami.port}, "
           f"FastAGI {settings.agi.bind}:{settings.agi.port}, data in {settings.data_dir}")
-    for warning in settings.calls.warnings():   # valid, but Asterisk will mislead the layer
-        print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    return 1 if found and args.strict else 0
 
 
 def _settings_or_exit(path: str | None):
@@ -55,10 +58,18 @@ def _settings_or_exit(path: str | None):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from cti import checks
     from cti.app import run
 
     settings = _settings_or_exit(args.config)
     logs.setup(settings.log.level)
+    found = checks.problems(settings)
+    for key, message in found:
+        logging.getLogger("cti").warning("setting %s: %s", key, message)
+    if checks.fatal(found):
+        for key, message in checks.fatal(found):
+            logging.getLogger("cti").error("cannot start: %s: %s", key, message)
+        return 1
     return _run_until_signal(lambda stop: run(settings, stop, reload=lambda: load_settings(args.config)))
 
 
@@ -119,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate the settings and exit non-zero on error")
     p.add_argument("path", nargs="?", help="settings file to check")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when a setting is weak or broken (a warning), not only when it is invalid")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("agi-script", help="run an AGI handler over stdin/stdout (classic AGI)")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cti.ami import TOPIC_EVENT
+from cti.files import write_secret
 from recordings import links, retention
 from recordings.catalogue import Catalogue
 from recordings.convert import is_empty_capture
@@ -46,10 +47,8 @@ def load_secret(settings: RecordingsSettings) -> str:
     path = settings.store_dir / ".link-secret"
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
-    path.write_text(value)
-    path.chmod(0o600)
+    write_secret(path, value)       # 0600 from its first byte
     return value
 
 

@@ -59,7 +59,8 @@ class LocalStore:
         return self._path(key)
 
     async def commit(self, key: str) -> None:
-        return None  # the converter wrote the final file already
+        # the converter (ffmpeg) wrote the final file with the umask's mode: a citizen's voice is ours only
+        await asyncio.to_thread(self._path(key).chmod, 0o600)
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)

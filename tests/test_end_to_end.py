@@ -253,6 +253,6 @@ async def test_given_a_wrong_ami_secret_or_a_port_in_use_then_cti_run_stops_with
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             out, err = await asyncio.wait_for(busy.communicate(), 60)
         assert busy.returncode == 1, (out, err)
-        assert b"cannot start" in err and b"Traceback" not in err, err
+        assert b"cannot start: agi.port: " in err and b"Traceback" not in err, err
     finally:
         await sim.stop()
