@@ -117,7 +117,7 @@ class Features:
             log.warning("atxfer to %s@%s: unknown context, ignored", exten, context)
             return
         pbx.chan_event("Hold", a1)
-        d1, d2 = pbx.new_local(exten, context, linkedid=a1.linkedid)
+        d1, d2 = pbx.new_local(exten, context, linkedid=a1.linkedid, parent=a1)
         d1.role, d2.role = "dept-out", "dept"
         d1.call = d2.call = e.q.call
         x.d1, x.d2 = d1, d2
@@ -358,7 +358,7 @@ class Features:
         pbx, cfg = self.pbx, self.pbx.config
         ch.context, ch.exten = cfg.transfer_context, exten
         pbx.newexten(ch, "Dial", f"Local/{exten}@departments,{int(cfg.transfer_dial_timeout)}", priority)
-        d1, d2 = pbx.new_local(exten, "departments", linkedid=ch.linkedid)
+        d1, d2 = pbx.new_local(exten, "departments", linkedid=ch.linkedid, parent=ch)
         d1.role, d2.role = "dept-out", "dept"
         d1.call = d2.call = ch.call
         d2.set_callerid(ch.cid_num, ch.cid_name)

@@ -187,6 +187,7 @@ class Pbx:
         self.chan_event("Newexten", ch, [("Extension", ch.exten), ("Application", app), ("AppData", data)])
 
     def setvar(self, ch: Channel, name: str, value: str) -> None:
+        ch.variables.pop(name, None)   # Asterisk puts a (re)set variable at the head of the channel's list
         ch.variables[name] = value
         self.chan_event("VarSet", ch, [("Variable", name), ("Value", value)])
 
@@ -205,8 +206,10 @@ class Pbx:
         return uid
 
     # -- channels -----------------------------------------------------------------------------------
-    def new_local(self, exten: str, context: str, linkedid: str | None = None) -> tuple[Channel, Channel]:
-        """A Local channel pair ``Local/<exten>@<context>-XXXXXXXX;1`` / ``;2``, with Newchannel events."""
+    def new_local(self, exten: str, context: str, linkedid: str | None = None,
+                  parent: Channel | None = None) -> tuple[Channel, Channel]:
+        """A Local channel pair ``Local/<exten>@<context>-XXXXXXXX;1`` / ``;2``, with Newchannel events; both
+        halves inherit ``parent``'s ``_``/``__`` variables (see :meth:`inherit`)."""
         base = f"Local/{exten}@{context}-{self._local:08x}"
         self._local += 1
         now = self.clock.now()
@@ -218,7 +221,19 @@ class Pbx:
         for ch in (one, two):
             self.channels[ch.name] = ch
             self.chan_event("Newchannel", ch)
+        if parent is not None:
+            for ch in (one, two):
+                self.inherit(parent, ch)
         return one, two
+
+    def inherit(self, parent: Channel, child: Channel) -> None:
+        """ast_channel_inherit_variables: ``__X`` passes on as ``__X``, ``_X`` once as ``X``, each with a VarSet
+        on the child, newest first (seen on the real switch: __CTI_TAGS before __CTI_HOTLINE)."""
+        for name, value in reversed(list(parent.variables.items())):
+            if name.startswith("__"):
+                self.setvar(child, name, value)
+            elif name.startswith("_"):
+                self.setvar(child, name[1:], value)
 
     def find_channel(self, name: str) -> Channel | None:
         ch = self.channels.get(name)

@@ -170,7 +170,7 @@ class QueueApp:
     def _ring(self, e: QueueEntry, member: Member) -> RingAttempt:
         pbx, q, queue = self.pbx, e.q, e.queue
         exten = member.exten
-        a1, a2 = pbx.new_local(exten, "agents", linkedid=q.linkedid)
+        a1, a2 = pbx.new_local(exten, "agents", linkedid=q.linkedid, parent=q)
         a1.role, a2.role = "agent-out", "agent"
         a1.call = a2.call = q.call
         a1.set_callerid(q.cid_num, q.cid_name)
