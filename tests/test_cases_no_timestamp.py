@@ -16,10 +16,10 @@ import tempfile
 
 import aiohttp
 import pytest
-from playwright.async_api import async_playwright
 from ami_replay import ReplayServer, _empty_list, event_frames, load
 from cases_support import case_frames
 from monitor_support import monitor_settings, until
+from playwright.async_api import async_playwright
 
 from cti.ami.message import parse
 from cti.app import Layer
