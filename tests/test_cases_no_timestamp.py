@@ -23,6 +23,7 @@ from playwright.async_api import async_playwright
 
 from cti.ami.message import parse
 from cti.app import Layer
+from cti.calls.tracker import CallTracker
 from queue_monitor.engine import QueueEngine
 from queue_monitor.part import MonitorPart
 
@@ -37,10 +38,11 @@ def test_given_unstamped_events_when_counted_then_wait_and_talk_are_asterisks_ho
     # together: every frame read at once (a stalled socket, a replay); as they happened: join, then the
     # connect 40.4 s later, the end 120.6 s after that. Either way Asterisk's own durations decide.
     at = {"together": [0.0] * 5, "as_they_happened": [0.0, 40.4, 40.4, 161.0, 161.0]}[spacing]
-    engine, rows = QueueEngine(), []
+    engine, rows, tracker, pops = QueueEngine(), [], CallTracker(), []
     for frame, offset in zip(case_frames("ami_no_timestamp.ami"), at, strict=True):
         [ev], _ = parse(frame + b"\r\n\r\n", received_at=RECEIVED + offset)
         rows += engine.on_event(ev)
+        pops += [n.call.as_dict() for n in tracker.feed(ev) if n.kind == "connect"]
     today = engine.snapshot()["centre"]["windows"]["today"]
     assert (today["offered"], today["answered"], today["answered_15s"]) == (1, 1, 0)
     assert today["answer_rate_15s"] == 0.0                    # never the fake 100 %
@@ -49,6 +51,8 @@ def test_given_unstamped_events_when_counted_then_wait_and_talk_are_asterisks_ho
     assert row.connected_at - row.joined_at == 40.0 and row.ended_at - row.connected_at == 120.0
     assert row.joined_at == RECEIVED + at[2] - 40.0           # dated from the receipt, never 1970
     assert engine.snapshot()["event_time"] == "unstamped"
+    # the agent's screen pop says the same wait (cti.calls), never 0 nor the gap between two reads
+    assert [p["wait_seconds"] for p in pops] == [40.0]
 
 
 def test_given_events_without_any_time_when_nothing_was_timed_before_then_they_are_refused_not_dated_1970(caplog):
