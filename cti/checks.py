@@ -81,6 +81,7 @@ def problems(s: Settings, ports: bool = True) -> list[tuple[str, str]]:
                         "converted; install ffmpeg or set recordings.ffmpeg (or recordings.enabled: false)"))
         if not _writable_dir(s.recordings.store_dir):
             out.append(("recordings.store_dir", f"{s.recordings.store_dir} cannot be written by this user"))
+    out += s.calls.warnings()   # a Local agent interface without /n (issue 16)
     if ports:
         for key, host, port in (("http.port", s.http.bind, s.http.port), ("agi.port", s.agi.bind, s.agi.port)):
             why = _port_in_use(host, port)

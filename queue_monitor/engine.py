@@ -424,10 +424,10 @@ class QueueEngine:
         queue = ev["Queue"]
         interface = ev.get("Interface") or ev.get("Location") or ev.get("StateInterface", "")
         if interface not in self.warned_interfaces and len(self.warned_interfaces) < 1000:
-            problem = local_interface_problem(interface, f"Asterisk queue {queue!r}")
+            problem = local_interface_problem(interface)
             if problem:   # a static member of queues.conf, or added by someone else: name it once
                 self.warned_interfaces.add(interface)
-                log.warning("queue monitor: %s", problem)
+                log.warning("queue monitor: Asterisk queue %r: %s", queue, problem)
         m = self.members.setdefault(queue, {}).setdefault(interface, _Member())
         m.name = ev.get("MemberName") or ev.get("Name") or m.name or interface
         if "Status" in ev:

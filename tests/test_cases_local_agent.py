@@ -16,9 +16,8 @@ import logging
 from cases_support import case_events
 
 from cti.ami.message import parse
-from cti.app import Layer
-from cti.calls.part import CallsPart
 from cti.calls.tracker import CallTracker
+from cti.checks import fatal, problems
 from cti.cli import cmd_check_config
 from cti.settings import Settings
 from queue_monitor.engine import QueueEngine
@@ -60,28 +59,28 @@ def test_given_the_optimised_local_agent_then_the_call_tracker_keeps_the_agent_o
     assert [n.call.id for n in ended] == ["1764460900.30"] and tracker.calls == {}
 
 
-def _check_config(tmp_path, capsys, text: str) -> tuple[int, str]:
+def _check_config(tmp_path, capsys, interface: str) -> tuple[int, list[str]]:
     path = tmp_path / "cti.yaml"
-    path.write_text(text, encoding="utf-8")
-    code = cmd_check_config(argparse.Namespace(path=str(path)))
-    return code, capsys.readouterr().err
+    path.write_text(f'data_dir: {tmp_path}\ncalls:\n  agent_interface: "{interface}"\n', encoding="utf-8")
+    code = cmd_check_config(argparse.Namespace(path=str(path), strict=False))
+    return code, [line for line in capsys.readouterr().err.splitlines() if "agent_interface" in line]
 
 
 def test_given_a_local_agent_interface_without_n_then_check_config_warns_and_still_accepts(tmp_path, capsys):
-    code, err = _check_config(tmp_path, capsys, 'calls:\n  agent_interface: "Local/{agent}@agents"\n')
+    code, lines = _check_config(tmp_path, capsys, "Local/{agent}@agents")
     assert code == 0
-    assert "calls.agent_interface" in err and "without /n" in err and "'Local/{agent}@agents/n'" in err
-    code, err = _check_config(tmp_path, capsys, 'calls:\n  agent_interface: "Local/{agent}@agents/n"\n')
-    assert (code, err) == (0, "")
-    code, err = _check_config(tmp_path, capsys, 'calls:\n  agent_interface: "PJSIP/{agent}"\n')
-    assert (code, err) == (0, "")
+    [line] = lines
+    assert line.startswith("warning: calls.agent_interface:") and "without /n" in line
+    assert "'Local/{agent}@agents/n'" in line
+    assert _check_config(tmp_path, capsys, "Local/{agent}@agents/n") == (0, [])
+    assert _check_config(tmp_path, capsys, "PJSIP/{agent}") == (0, [])
 
 
-async def test_given_a_local_agent_interface_without_n_when_the_layer_starts_then_it_logs_a_warning(tmp_path, caplog):
+def test_given_a_local_agent_interface_with_other_options_then_the_start_checks_name_the_n_form(tmp_path):
+    # `cti run` logs each of cti.checks.problems at start (and stops only on the fatal ones)
     settings = Settings(data_dir=tmp_path)
     settings = settings.model_copy(update={"calls": settings.calls.model_copy(
         update={"agent_interface": "Local/{agent}@agents/j"})})
-    with caplog.at_level(logging.WARNING):
-        Layer(settings, parts=[CallsPart])
-    [warning] = [r for r in caplog.records if "without /n" in r.getMessage()]
-    assert warning.levelno == logging.WARNING and "'Local/{agent}@agents/jn'" in warning.getMessage()
+    found = dict(problems(settings, ports=False))
+    assert "'Local/{agent}@agents/jn'" in found["calls.agent_interface"]
+    assert fatal(list(found.items())) == []

@@ -73,8 +73,8 @@ def sample_event(name: str, variable: str = "", user_event: str = "") -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def local_interface_problem(interface: str, where: str) -> str | None:
-    """Why a queue member ``interface`` named in ``where`` will lose track of the agent, or ``None``.
+def local_interface_problem(interface: str) -> str | None:
+    """Why a queue member ``interface`` will lose track of the agent, or ``None``.
 
     A ``Local/exten@context`` member without the ``/n`` option is optimised away once the call is
     bridged (core_local.c: LocalOptimizationBegin/End, then the ;1/;2 halves hang up with cause 16)
@@ -89,5 +89,5 @@ def local_interface_problem(interface: str, where: str) -> str | None:
     if "n" in options:
         return None
     fixed = f"{kind}/{_target}/{options}n"
-    return (f"{where}: queue member interface {interface!r} is a Local channel without /n: Asterisk optimises "
+    return (f"queue member interface {interface!r} is a Local channel without /n: Asterisk optimises "
             f"it away once the call is bridged and the agent seems to hang up; use {fixed!r}")

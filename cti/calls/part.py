@@ -23,8 +23,6 @@ class CallsPart:
     def __init__(self, layer) -> None:
         self.layer = layer
         self.settings = s = getattr(layer.settings, "calls", None) or CallsSettings()
-        for warning in s.warnings():
-            log.warning("calls: %s", warning)
         flows = getattr(layer.settings, "flows", None)
         self.directory = load_directory(s.hotlines_file)
         self.calendar = WorkCalendar.from_file(getattr(flows, "calendar_override", None),

@@ -31,10 +31,11 @@ class CallsSettings(Section):
     history_per_caller: int = Field(5, ge=0, le=100)   # previous calls shown in a screen pop
     action_timeout: float = Field(5.0, gt=0)
 
-    def warnings(self) -> list[str]:
-        """Settings that work but mislead (logged at start, printed by ``cti check-config``)."""
-        problem = local_interface_problem(self.agent_interface, "calls.agent_interface")
-        return [problem] if problem else []
+    def warnings(self) -> list[tuple[str, str]]:
+        """Settings that work but mislead, as ``(setting, message)`` (cti.checks: logged by ``cti run``,
+        printed by ``cti check-config``)."""
+        problem = local_interface_problem(self.agent_interface)
+        return [("calls.agent_interface", problem)] if problem else []
 
     @field_validator("agent_queues", mode="before")
     @classmethod
