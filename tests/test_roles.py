@@ -161,3 +161,59 @@ async def test_an_agent_acts_on_its_own_call_only(tmp_path):
                 refused[(method, path)] = r.status
         assert set(refused.values()) == {403}, refused
         assert c.control.tracker.get(call_id) is not None      # the call is still up
+
+
+async def test_cti_run_prints_a_viewer_wall_address_and_rotates_credentials_on_sighup(tmp_path):
+    """`cti run`: the printed wall address shows the wall and may change nothing; a supervisor credential
+    replaced in the settings file works after SIGHUP, and the old one no longer does."""
+    import asyncio
+    import os
+    import re
+    import signal
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    config = tmp_path / "cti.yaml"
+
+    def write(token: str) -> None:
+        config.write_text(f"data_dir: {tmp_path}\nami: {{port: {free_port()}}}\nagi: {{port: 0}}\n"
+                          f"http: {{port: {port}, credentials: {{supervisor: ['{hash_token(token)}'], "
+                          f"admin: ['{hash_token('admin-token-of-this-test')}']}}}}\n")
+
+    write("old-supervisor-token")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CTI_CONFIG": str(config)}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "cti.cli", "run", cwd=root, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        seen = []
+
+        async def wall_line() -> str:
+            while "wallboard" not in (seen[-1] if seen else ""):
+                line = (await proc.stdout.readline()).decode()
+                assert line, f"cti run exited: {seen}"
+                seen.append(line)
+            return seen[-1]
+
+        address = re.search(r"http://\S+", await asyncio.wait_for(wall_line(), 30)).group(0)
+        wall_token = address.split("token=")[1]
+        assert not any("admin token" in line for line in seen)      # an admin credential is configured
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            async with http.get(address) as r:
+                assert r.status == 200
+            assert (await _ask(http, "POST", "/api/calls/1/hangup", wall_token))[0] == 403
+            assert (await _ask(http, "POST", "/api/outbound/do-not-call", wall_token))[0] == 403
+            assert (await _ask(http, "GET", "/api/calls", "old-supervisor-token"))[0] == 200
+            write("new-supervisor-token")
+            proc.send_signal(signal.SIGHUP)
+
+            async def rotated() -> None:
+                while (await _ask(http, "GET", "/api/calls", "new-supervisor-token"))[0] != 200:
+                    await asyncio.sleep(0.05)
+            await asyncio.wait_for(rotated(), 20)
+            assert (await _ask(http, "GET", "/api/calls", "old-supervisor-token"))[0] == 401
+            assert (await _ask(http, "GET", "/api/figures", wall_token))[0] == 200   # this run's wall stays
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
