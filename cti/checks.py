@@ -91,5 +91,5 @@ def problems(s: Settings, ports: bool = True) -> list[tuple[str, str]]:
 
 
 def fatal(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The problems ``cti run`` cannot start with (a port it cannot listen on, a data_dir it cannot write)."""
-    return [p for p in found if p[0] in ("http.port", "agi.port", "data_dir")]
+    """The problems ``cti run`` cannot start with (a port it cannot listen on, a folder it cannot write)."""
+    return [p for p in found if p[0] in ("http.port", "agi.port", "data_dir", "recordings.store_dir")]
