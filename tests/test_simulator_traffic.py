@@ -45,7 +45,8 @@ def test_same_seed_same_callers():
 
 async def test_an_accelerated_busy_hour_accounts_for_every_call():
     cfg = nantong_config(SimConfig(ami_port=0, speed=400, agi_port=1, start_epoch=_ten_am()), seed=3)
-    sim = Simulator(cfg, traffic=nantong_traffic(rate_factor=2.0))
+    traffic = nantong_traffic()
+    sim = Simulator(cfg, traffic=traffic)
     await sim.start()
     client = AmiClient()
     await login(client, sim.ami_port)
@@ -56,7 +57,10 @@ async def test_an_accelerated_busy_hour_accounts_for_every_call():
             break
         await sim.clock.sleep(120)
     totals = sim.totals()
-    assert totals["offered"] > 300
+    # Poisson arrivals: within four standard deviations of the profile's half hour, however late a busy
+    # machine wakes the simulator (it lost the lag on every gap: 231 of 440 expected at twice the rate)
+    expected = traffic.rate(_ten_am()) * 1800
+    assert abs(totals["offered"] - expected) < 4 * expected ** 0.5, (totals["offered"], expected)
     assert totals["in_progress"] == 0 and totals["active"] == 0
     assert totals["offered"] == (totals["answered"] + totals["abandoned"] + totals["timed_out"]
                                  + totals["ivr_hangup"] + totals["other"])

@@ -151,17 +151,26 @@ class TrafficGenerator:
         return "1" + self.rng.choice("3578") + "".join(self.rng.choice("0123456789") for _ in range(9))
 
     async def _arrivals(self) -> None:
+        """Place calls at Poisson arrival instants (simulated epoch seconds) drawn from the profile's rate.
+
+        Arrivals follow one absolute schedule: a loop that wakes late (a busy machine at speed 400) places
+        the calls it owes at once instead of losing the lag on every gap (a half hour then offered 231
+        calls instead of over 300)."""
         pbx = self.pbx
+        at = pbx.clock.now()
         while self.max_calls is None or self._seq < self.max_calls:
-            rate = self.profile.rate(pbx.clock.now())
+            rate = self.profile.rate(at)
             if rate <= 0:
-                await pbx.clock.sleep(60)
+                at += 60
+                await pbx.clock.sleep_until(at)
                 continue
             gap = 0.0 if self._seq == 0 and self.profile.first_at_once else self.rng.expovariate(rate)
             if gap > 600:  # the rate may change within a long gap: re-draw at the next step
-                await pbx.clock.sleep(600)
+                at += 600
+                await pbx.clock.sleep_until(at)
                 continue
-            await pbx.clock.sleep(gap)
+            at += gap
+            await pbx.clock.sleep_until(at)
             number = self._number()
             self._seq += 1
             log.debug("traffic call %d from %s", self._seq, mask(number))
