@@ -51,11 +51,13 @@ def _json(schema: dict, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    text = {400: "bad input", 401: "missing or wrong token", 404: "unknown call id",
+    text = {400: "bad input (the body names the field)", 401: "missing or wrong credential",
+            403: "the credential's role may not do this, or an agent's session acts for another agent or on "
+                 "another agent's call (cti/roles.py)", 404: "unknown call id",
             409: "not possible in the call's current state (or after hours: a ticket was made)",
             422: "the number cannot be transferred to (unknown or directly merged hotline)",
             502: "Asterisk refused the action", 503: "Asterisk is not connected"}
-    return {str(c): _json(_ref("Error"), text[c]) for c in (401, *codes)}
+    return {str(c): _json(_ref("Error"), text[c]) for c in (401, 403, *codes)}
 
 
 CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"},
