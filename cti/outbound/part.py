@@ -38,6 +38,7 @@ FOLLOWUP_TAG = "回访"                     # on every ticket that carries a fol
 # Seconds an Originate waits for the answer beyond the snippet's own Dial() timeout: the dialplan's
 # NOANSWER (cause 19) ends an unanswered call, not the Originate's timer (whose Hangup cause says nothing).
 ORIGINATE_GRACE = 5.0
+EVENTS_GRACE = 2.0      # seconds a failed Originate waits for its channel's events (see _started)
 # Outcomes in which the citizen's phone never rang (the trunk or network failed): retried after
 # retry_spacing without using up one of the citizen's max_attempts.
 NETWORK_FAILURES = frozenset({CONGESTION, UNREACHABLE})
@@ -239,7 +240,7 @@ class OutboundPart:
                           if m.get("Response") in ("Error", "Failure")), None)
         except (AmiError, OSError) as exc:
             error = str(exc) or type(exc).__name__
-        if error is None or not self.tracker.unstarted(key):
+        if error is None or await self._started(key):
             return   # answered, or the channel's own events tell how it ended
         log.error("%s: Originate failed: %s", key, error)
         self.tracker.forget(key)
@@ -248,6 +249,18 @@ class OutboundPart:
             self.test_calls.pop(ident, None)
         else:
             await self._failed(int(ident), "failed")
+
+    async def _started(self, key: str) -> bool:
+        """Whether the channel of ``key`` appeared, waiting up to EVENTS_GRACE seconds for it: Asterisk
+        sends OriginateResponse from the originating thread and channel events through stasis, so on a
+        busy switch a Failure can overtake the Newchannel and the Hangup whose cause says why (seen on
+        the real switch: an unreachable trunk counted as a used attempt)."""
+        deadline = asyncio.get_running_loop().time() + EVENTS_GRACE
+        while self.tracker.unstarted(key):
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def _on_outcome(self, o: Outcome) -> None:
         kind, _, ident = o.key.partition(":")
