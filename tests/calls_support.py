@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from waiting import until  # noqa: F401  (the tests import it from here)
 
 from cti.app import Layer
 from cti.calls.part import CallsPart
@@ -29,11 +30,6 @@ def settings_for(tmp_path: Path, ami_port: int) -> Settings:
     })
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(loop(), timeout)
 
 
 @dataclass

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from waiting import until  # noqa: F401  (the tests import it from here)
+
 from cti.app import Layer
 from cti.settings import Settings
 from queue_monitor.cli import add_parser
@@ -32,11 +34,6 @@ async def start_layer(settings: Settings, sim) -> tuple[Layer, MonitorPart]:
     return layer, layer.parts[0]
 
 
-async def until(predicate, timeout: float = 10.0, step: float = 0.02) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(step)
-    await asyncio.wait_for(loop(), timeout)
 
 
 def originate(layer: Layer, exten: str = "silent", number: str = "13800000001"):

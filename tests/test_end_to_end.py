@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from waiting import until  # noqa: F401  (the tests import it from here)
+
 from cti.agi.builtin import ivr
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED, AmiLoginError, AmiState
 from cti.app import Layer
@@ -34,11 +36,6 @@ def settings_for(tmp_path: Path, ami_port: int, **ami) -> Settings:
     })
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 def waiting(layer: Layer) -> int:

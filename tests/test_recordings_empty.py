@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import waiting
+
 from cti.ami import TOPIC_EVENT, AmiMessage
 from cti.app import Layer
 from cti.settings import Settings
@@ -43,10 +45,7 @@ def recordings_settings(tmp_path: Path) -> RecordingsSettings:
 
 
 async def until(predicate, timeout: float = 20.0) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+    await waiting.until(predicate, timeout)
 
 
 def cti_recordings_list(tmp_path: Path, rs: RecordingsSettings) -> tuple[list[dict], dict]:

@@ -7,7 +7,6 @@ capture is logged, kept and retried; the other calls are not affected.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -16,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import aiohttp
+import waiting
 
 from cti.ami import TOPIC_EVENT
 from cti.app import Layer
@@ -42,10 +42,7 @@ def recordings_settings(tmp_path: Path, **over) -> RecordingsSettings:
 
 
 async def until(predicate, timeout: float = 20.0) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+    await waiting.until(predicate, timeout)
 
 
 def ffprobe_duration(path: Path) -> tuple[float, int]:

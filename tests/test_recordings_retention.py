@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import waiting
 
 from cti.app import Layer
 from cti.settings import Settings
@@ -36,10 +36,7 @@ def recordings_settings(tmp_path: Path, **over) -> RecordingsSettings:
 
 
 async def until(predicate, timeout: float = 20.0) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+    await waiting.until(predicate, timeout)
 
 
 def capture(rs: RecordingsSettings, *uniqueids: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import waiting
 
 from cti.app import Layer
 from cti.settings import Settings
@@ -97,10 +98,7 @@ def capture(rs: RecordingsSettings, seconds: float, *uniqueids: str) -> None:
 
 
 async def until(predicate, timeout: float = 20.0) -> None:
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+    await waiting.until(predicate, timeout)
 
 
 async def bucket(rs: RecordingsSettings) -> S3Store:

@@ -233,7 +233,9 @@ async def test_recent_calls_panel_plays_a_call_the_test_made(tmp_path):
                 await originate(layer, "abandon", "13912340000")
                 for n in range(1, 11):                                     # a full panel: ten answered calls
                     await originate(layer, "press1", f"139123400{n:02d}")
-                await until(lambda: len(ready) == 10 and sim.totals()["active"] == 0, 60, 0.05)
+                await until(lambda: len(ready) == 10 and sim.totals()["active"] == 0, 150, 0.05,
+                            "ten recordings ready and no call left", lambda: (
+                                len(ready), sim.totals(), sorted(f.name for f in rs.capture_dir.glob("*"))))
                 rec = next(r for r in ready if r.uniqueid == part.recent[0].uniqueid)   # the first to finish
                 row = f'#recent tr[data-uniqueid="{rec.uniqueid}"]'
                 await page.wait_for_selector(f"{row} a.play", timeout=10000)
