@@ -56,10 +56,10 @@ class Link:
 
     async def down(self) -> None:
         self.server.close()
-        await self.server.wait_closed()
-        for writer in list(self.writers):
+        for writer in list(self.writers):   # before wait_closed: from Python 3.12 it waits for them
             writer.transport.abort()
         self.writers.clear()
+        await self.server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         far_reader, far_writer = await asyncio.open_connection("127.0.0.1", self.ami_port)
