@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from cti.ami.message import AmiMessage
 from cti.ami.needs import local_interface_problem
-from queue_monitor.figures import AgentCounts, Definitions, Tally
+from queue_monitor.figures import AgentCounts, Definitions, Tally, count
 from queue_monitor.windows import DayClock, ScopeWindows
 
 log = logging.getLogger(__name__)
@@ -418,6 +418,36 @@ class QueueEngine:
         if call.origin_gone and call.open_legs <= 0:
             self.calls.pop(call.linkedid, None)
             self.call_vars.pop(call.linkedid, None)
+
+    # -- restart --------------------------------------------------------------------------------------
+    def restore(self, contributions: Iterable[tuple[tuple[str, str], float, str, tuple]], now: float,
+                since: float) -> int:
+        """Put the stored calls' counter changes (queue_monitor.reports.contributions) decided at or after
+        ``since`` back into the windows, as of ``now`` (epoch s, the newest stored moment, so the windows
+        never run ahead of Asterisk's clock): today and the rolling windows survive a restart of the layer.
+        Called once at start, before any event. Returns the number of changes applied."""
+        applied = 0
+        for key, at, kind, args in contributions:
+            if at is None or at < since:
+                continue
+            for t in self._scope(key).tallies_at(at, now):
+                count(t, self.defs, kind, args)
+            self.dirty.add(key)
+            applied += 1
+        return applied
+
+    def talks_in_progress(self) -> list[QueueCall]:
+        """Answered legs whose talk is still on, as rows without an end: written when the layer stops, so
+        a restarted layer (which never hears of them again) and the reports count them once, answered."""
+        out = []
+        for leg in self.legs.values():
+            if leg.outcome == "answered" and leg.connect is not None:
+                call = self.calls.get(leg.linkedid)
+                out.append(QueueCall(leg.uniqueid, leg.linkedid, leg.queue,
+                                     call.hotline if call else self.config.default_hotline, leg.join,
+                                     leg.left or leg.connect, "answered", leg.connect, None, leg.agent,
+                                     call.tags if call else ""))
+        return out
 
     # -- agents ---------------------------------------------------------------------------------------
     def _member(self, ev: AmiMessage, ts: float) -> list[QueueCall]:

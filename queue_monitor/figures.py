@@ -133,6 +133,17 @@ class Tally:
 _NUMERIC = [f.name for f in fields(Tally)]
 
 
+def count(tally: Tally, defs: Definitions, kind: str, args: tuple) -> None:
+    """Apply one counter change (``answered`` / ``unanswered`` / ``talk``, the arguments of Tally's
+    add_* method) to ``tally``: what queue_monitor.reports.contributions yields."""
+    if kind == "answered":
+        tally.add_answered(defs, *args)
+    elif kind == "talk":
+        tally.add_talk(*args)
+    else:
+        tally.add_unanswered(defs, *args)
+
+
 @dataclass
 class AgentCounts:
     logged_in: int = 0

@@ -13,7 +13,6 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-
 from typing import Literal
 
 from aiohttp import WSMsgType, web
@@ -32,7 +31,7 @@ from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
 from queue_monitor.followups import FollowupBoard, FollowupRecord, record_from
 from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
 from queue_monitor.metrics import render_metrics
-from queue_monitor.reports import report
+from queue_monitor.reports import contributions, report
 from queue_monitor.storage import CallStore
 from queue_monitor.wall import build_wall, merge_recent, recent_calls
 
@@ -192,6 +191,7 @@ class MonitorPart:
         for ws in list(self.sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
+        self._keep(self.engine.talks_in_progress())   # counted answered once, by the next start and the reports
         await self.flush()
         if self._redis is not None:
             with contextlib.suppress(Exception):
@@ -199,10 +199,19 @@ class MonitorPart:
         await self.store.close()
 
     async def _reload_today(self) -> None:
-        """Department legs, test calls and 110 hand-overs of today survive a restart of the layer (they are
-        few; queue figures restart)."""
+        """Today survives a restart of the layer: the engine's windows are rebuilt from this instance's
+        stored calls (so /api/figures "today" equals `cti report` for today), and department legs, test
+        calls, 110 hand-overs and follow-ups of today are reloaded."""
         now = self.now()
         start = min(self.departments.day.day_of(now), now - max(self.settings.windows.values(), default=0))
+        latest = await self.store.latest(self.instance)
+        if latest is not None:
+            # Asterisk's clock, not ours: the windows stand at the newest stored moment until events come
+            since = min(self.engine.day.day_of(latest), latest - max(self.settings.windows.values(), default=0))
+            rows = await self.store.calls(since, float("inf"), instance=self.instance)
+            applied = self.engine.restore(contributions(rows), latest, since)
+            log.info("queue monitor: figures of the day rebuilt from %d stored queue legs (%d counts)",
+                     len(rows), applied)
         for leg in await self.store.legs(start, float("inf")):
             (self.test_dials if is_test(leg) else self.departments).add(leg)
         for record in await self.store.linkage(start, float("inf")):

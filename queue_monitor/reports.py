@@ -11,53 +11,57 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 
 from cti.calls.stats import DepartmentLeg
 from queue_monitor.departments import report_rows
-from queue_monitor.engine import QueueCall
-from queue_monitor.figures import Definitions, Tally
+from queue_monitor.engine import CENTRE, QueueCall
+from queue_monitor.figures import Definitions, Tally, count
 from queue_monitor.followups import FIGURES as FOLLOWUP_FIGURES
 from queue_monitor.followups import LABELS as FOLLOWUP_LABELS
 from queue_monitor.followups import FollowupRecord
 from queue_monitor.followups import report_section as followup_section
 from queue_monitor.linkage import LABELS, LinkageRecord, report_section
 
+Scope = tuple[str, str]          # ("queue", name) | ("hotline", number) | engine.CENTRE
+Contribution = tuple[Scope, float, str, tuple]   # (scope, at: epoch s, kind, arguments): figures.count
 
-def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float) -> dict:
-    """{'queues': {q: Tally}, 'hotlines': {h: Tally}, 'centre': Tally} for calls decided in [start, end)."""
-    queues: dict[str, Tally] = defaultdict(Tally)
-    hotlines: dict[str, Tally] = defaultdict(Tally)
-    centre = Tally()
+
+def contributions(calls: Iterable[QueueCall]) -> Iterator[Contribution]:
+    """Every counter change the stored legs make, at the moment the live engine makes it: a leg counts
+    for its queue at its answer (talk too) or when it left unanswered; a call (legs sharing a linkedid)
+    once for the centre and its first leg's hotline, answered if any leg was (wait from its first join),
+    else with its last leg's outcome. The reports and the engine's restart (QueueEngine.restore) share it."""
     by_call: dict[str, list[QueueCall]] = defaultdict(list)
     for c in calls:
         by_call[c.linkedid].append(c)
-        decided = c.connected_at if c.outcome == "answered" else c.left_at
-        if not start <= decided < end:
-            continue
-        t = queues[c.queue]
-        if c.outcome == "answered":
-            t.add_answered(defs, c.joined_at, c.connected_at)
-            if c.ended_at is not None:
-                t.add_talk(max(0.0, c.ended_at - c.connected_at))
-        else:
-            t.add_unanswered(defs, c.outcome, c.joined_at, c.left_at)
+        yield from _decided(("queue", c.queue), c, c.joined_at)
     for legs in by_call.values():
         legs.sort(key=lambda c: c.joined_at)
-        first_join = legs[0].joined_at
         answered = next((c for c in legs if c.outcome == "answered"), None)
-        last = legs[-1]
-        call_hotline = legs[0].hotline
-        for t in (centre, hotlines[call_hotline]):
-            if answered is not None:
-                if start <= answered.connected_at < end:
-                    t.add_answered(defs, first_join, answered.connected_at)
-                    if answered.ended_at is not None:
-                        t.add_talk(max(0.0, answered.ended_at - answered.connected_at))
-            elif start <= last.left_at < end:
-                t.add_unanswered(defs, last.outcome, first_join, last.left_at)
-    return {"queues": dict(queues), "hotlines": {k: v for k, v in hotlines.items() if v.offered}, "centre": centre}
+        for key in (CENTRE, ("hotline", legs[0].hotline)):
+            yield from _decided(key, answered or legs[-1], legs[0].joined_at)
+
+
+def _decided(key: Scope, c: QueueCall, joined: float) -> Iterator[Contribution]:
+    if c.outcome == "answered":
+        yield key, c.connected_at, "answered", (joined, c.connected_at)
+        if c.ended_at is not None:
+            yield key, c.connected_at, "talk", (max(0.0, c.ended_at - c.connected_at),)
+    else:
+        yield key, c.left_at, "unanswered", (c.outcome, joined, c.left_at)
+
+
+def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float) -> dict:
+    """{'queues': {q: Tally}, 'hotlines': {h: Tally}, 'centre': Tally} for calls decided in [start, end)."""
+    out: dict[Scope, Tally] = defaultdict(Tally)
+    for key, at, kind, args in contributions(calls):
+        if start <= at < end:
+            count(out[key], defs, kind, args)
+    return {"queues": {k[1]: t for k, t in out.items() if k[0] == "queue"},
+            "hotlines": {k[1]: t for k, t in out.items() if k[0] == "hotline" and t.offered},
+            "centre": out.get(CENTRE) or Tally()}
 
 
 def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float,

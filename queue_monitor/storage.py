@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import Boolean, Float, Index, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -142,12 +142,29 @@ class CallStore:
     async def add(self, calls: Iterable[QueueCall]) -> int:
         return await self._insert([QueueCallRow(instance=self.instance, **vars_of(c)) for c in calls])
 
-    async def calls(self, start: float, end: float, queue: str | None = None) -> list[QueueCall]:
-        """Legs that may count in [start, end): left the queue or were answered in it (talk comes with them)."""
+    async def calls(self, start: float, end: float, queue: str | None = None,
+                    instance: str | None = None) -> list[QueueCall]:
+        """Legs that may count in [start, end): left the queue or were answered in it (talk comes with them);
+        of every instance, or of one (a restarted instance rebuilds only its own figures: the wall adds the
+        others' from Redis)."""
         stmt = select(QueueCallRow).where(QueueCallRow.left_at < end, QueueCallRow.left_at >= start - 86400)
         if queue:
             stmt = stmt.where(QueueCallRow.queue == queue)
+        if instance is not None:
+            stmt = stmt.where(QueueCallRow.instance == instance)
         return [r.to_call() for r in await self._select(stmt.order_by(QueueCallRow.joined_at))]
+
+    async def latest(self, instance: str) -> float | None:
+        """The newest moment (epoch s) a stored leg of ``instance`` was decided at, or None."""
+        stmt = select(func.max(func.coalesce(QueueCallRow.connected_at, QueueCallRow.left_at))).where(
+            QueueCallRow.instance == instance)
+        async with self.sessions() as session:
+            return await session.scalar(stmt)
+
+    async def queues(self) -> list[str]:
+        """Names of the queues with stored calls, sorted."""
+        async with self.sessions() as session:
+            return sorted((await session.scalars(select(QueueCallRow.queue).distinct())).all())
 
     async def add_legs(self, legs: Iterable[DepartmentLeg]) -> int:
         return await self._insert([DepartmentLegRow(instance=self.instance, **leg.as_dict()) for leg in legs])
