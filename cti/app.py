@@ -82,7 +82,8 @@ class Layer:
             if hasattr(part, "start"):
                 await part.start()
         setups = [p.setup_web for p in self.parts if hasattr(p, "setup_web")]
-        extra = {self.wall_token: VIEWER} | ({self.http_token: ADMIN} if self.http_token else {})
+        # this run's tokens; http.token itself comes from the settings, so a SIGHUP can rotate it
+        extra = {self.wall_token: VIEWER} | ({self.http_token: ADMIN} if self.http_token and not s.http.token else {})
         self.credentials = Credentials(s.http, load_session_key(s.http.session_secret, s.data_dir / SESSION_KEY_FILE),
                                        extra=extra)
         app = web.create_app(self.credentials, [lambda app: app[web.HEALTH].append(self.ami.health), *setups],
