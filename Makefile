@@ -11,8 +11,10 @@ DEMO_APT  := ffmpeg
 
 $(STAMP): pyproject.toml
 	@python3 -m venv $(VENV) 2>/dev/null || { scripts/apt-ensure python3-venv && python3 -m venv $(VENV); }
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@# -W: setuptools' "Editable installation" notice (a boxed warning about same-named folders in the
+	@# working directory, which is the point of an editable install here) would open the demo's first screen
+	$(PY) -W "ignore:Editable installation" -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
 demo: $(STAMP)

@@ -1,7 +1,10 @@
 """`cti demo`: the PBX simulator with the 12345-centre preset, and the CTI layer against it.
 
-The simulator runs as its own process (as Asterisk would), the layer in this one; both on loopback
-ports picked free at start, data in ``data_dir``. Ctrl-C stops both.
+The simulator runs as its own process (as Asterisk would), the layer in this one; both on loopback, on
+the configured ports (``http.port``, ``ami.port``, ``agi.port`` of cti.yaml or ``CTI_HTTP_PORT``,
+``CTI_AMI_PORT``, ``CTI_AGI_PORT``: the wall's address stays the same from run to run; ``0`` for http
+and agi takes a free port), data in ``data_dir``. A port in use stops the demo with a message naming
+its setting. Ctrl-C stops both.
 """
 
 from __future__ import annotations
@@ -39,15 +42,35 @@ def _print(line: str) -> None:
     print(line, flush=True)  # the demo's output is often piped; show each line as it happens
 
 
+def demo_ports(settings: Settings) -> tuple[dict[str, int], list[str]]:
+    """The demo's loopback ports by setting name (0 replaced by a free port), and why any is unusable."""
+    from cti.checks import _port_in_use
+
+    ports, problems = {}, []
+    for key, port in (("http.port", settings.http.port), ("ami.port", settings.ami.port),
+                      ("agi.port", settings.agi.port)):
+        why = _port_in_use("127.0.0.1", port)
+        if why:
+            env = "CTI_" + key.replace(".", "_").upper()
+            problems.append(f"{key}: {why}; choose another with {env}=<port> or {key} in cti.yaml")
+        ports[key] = port or free_port()
+    return ports, problems
+
+
 async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, seed: int = 12345,
                lockstep: bool = False, print_line=_print) -> int:
-    ami_port, agi_port = free_port(), free_port()
+    ports, problems = demo_ports(settings)
+    if problems:
+        for problem in problems:
+            print(f"cannot start the demo: {problem}", file=sys.stderr, flush=True)
+        return 1
+    ami_port, agi_port = ports["ami.port"], ports["agi.port"]
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={
         "ami": settings.ami.model_copy(update={"host": "127.0.0.1", "port": ami_port}),
         "agi": settings.agi.model_copy(update={"bind": "127.0.0.1", "port": agi_port}),
-        "http": settings.http.model_copy(update={"bind": "127.0.0.1", "port": free_port()}),
+        "http": settings.http.model_copy(update={"bind": "127.0.0.1", "port": ports["http.port"]}),
     })
     # The layer listens first: the demo's first caller rings at once and its IVR needs our FastAGI port
     # (the AMI session connects as soon as the simulator listens, and resyncs what came before).
@@ -65,7 +88,8 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
         )
         await _wait_listening(ami_port, sim)
         print_line(f"12345 demo: PBX simulator (12345-centre preset, speed x{speed:g}, seed {seed}) "
-                   f"AMI 127.0.0.1:{ami_port}, FastAGI 127.0.0.1:{agi_port}, data in {data_dir}/")
+                   f"AMI 127.0.0.1:{ami_port} (ami.port), FastAGI 127.0.0.1:{agi_port} (agi.port), "
+                   f"HTTP 127.0.0.1:{layer.http_port} (http.port), data in {data_dir}/")
         base = f"http://127.0.0.1:{layer.http_port}"
         print_line(f"wallboard 大屏 (viewer): {layer.wall_address()}")
         if layer.http_token and not settings.http.token:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -170,8 +171,12 @@ async def test_a_seeded_run_repeats_the_same_calls_and_outcomes(tmp_path):
     assert [(n, q) for n, q, _ in other] != [(n, q) for n, q, _ in first]
 
 
-def test_make_demo_shows_live_traffic_and_stops_cleanly_on_ctrl_c(tmp_path):
-    env = {**os.environ, "CTI_DATA_DIR": str(tmp_path), "CTI_HTTP_PORT": "0", "PYTHONUNBUFFERED": "1"}
+def test_make_demo_shows_live_traffic_on_the_configured_ports_and_stops_cleanly_on_ctrl_c(tmp_path):
+    from cti.demo import free_port
+
+    ports = {"CTI_HTTP_PORT": free_port(), "CTI_AMI_PORT": free_port(), "CTI_AGI_PORT": free_port()}
+    env = {**os.environ, "CTI_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
+           **{k: str(v) for k, v in ports.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "cti.cli", "demo", "--speed", "20"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = []
@@ -183,6 +188,14 @@ def test_make_demo_shows_live_traffic_and_stops_cleanly_on_ctrl_c(tmp_path):
             if sum(answered) > 0 or time.monotonic() > deadline:
                 break
         assert any(sum(int(n) for n in re.findall(r"answered (\d+)", x)) > 0 for x in lines), lines
+        # the demo says which ports it uses, and the wall is on the configured one (a bookmark stays valid)
+        text = "".join(lines)
+        assert f"AMI 127.0.0.1:{ports['CTI_AMI_PORT']} (ami.port)" in text, text
+        assert f"FastAGI 127.0.0.1:{ports['CTI_AGI_PORT']} (agi.port)" in text, text
+        wall = re.search(r"(http://127\.0\.0\.1:(\d+)/wallboard\?token=\S+)", text)
+        assert wall and int(wall.group(2)) == ports["CTI_HTTP_PORT"], text
+        with urllib.request.urlopen(wall.group(1), timeout=10) as page:
+            assert page.status == 200 and "<html" in page.read().decode().lower()
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
     finally:
@@ -191,6 +204,22 @@ def test_make_demo_shows_live_traffic_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert proc.returncode == 0
     assert "12345 demo stopped" in rest
     assert "[AMI connected]" in "".join(lines)
+
+
+def test_given_a_configured_port_in_use_then_the_demo_says_which_setting_and_stops(tmp_path):
+    from cti.demo import free_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "CTI_DATA_DIR": str(tmp_path), "CTI_HTTP_PORT": str(port),
+               "CTI_AMI_PORT": str(free_port()), "CTI_AGI_PORT": str(free_port())}
+        done = subprocess.run([sys.executable, "-m", "cti.cli", "demo"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 1, done
+    assert f"http.port: 127.0.0.1:{port} is already in use" in done.stderr and "CTI_HTTP_PORT" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 async def test_cti_run_works_from_settings_file_and_environment_alone(tmp_path):
