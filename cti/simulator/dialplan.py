@@ -75,6 +75,7 @@ class Dialplan:
 
         def answered(_ch: Channel) -> None:
             state["answered"] = True
+            one.hangup_handler = None
             pbx.dial_event("DialEnd", None, one, [("DialStatus", "ANSWER")])
             pbx.emit("OriginateResponse", ([("ActionID", action_id)] if action_id else []) + [
                 ("Response", "Success"), ("Channel", one.name), ("Context", context or ""),
@@ -90,7 +91,25 @@ class Dialplan:
             pbx.device_state(one.device, "INUSE")
             pbx.device_state(one.device, "INUSE")
 
+        def refused(_one: Channel) -> None:
+            """The ;2 half ended before answering (busy, no answer, unreachable): the Originate fails and its
+            ;1 half hangs up with the same cause, as on the real switch."""
+            if state["answered"] or one.gone:
+                return
+            state["answered"] = True    # settled: the timeout has nothing left to do
+            two.on_answer = None
+            cause = one.cause
+            status = {17: "BUSY", 19: "NOANSWER", 0: "NOANSWER", 34: "CONGESTION"}.get(cause, "CHANUNAVAIL")
+            pbx.dial_event("DialEnd", None, one, [("DialStatus", status)])
+            pbx.emit("OriginateResponse", ([("ActionID", action_id)] if action_id else []) + [
+                ("Response", "Failure"), ("Channel", one.name.rsplit("-", 1)[0]), ("Context", context or ""),
+                ("Exten", exten or ""), ("Reason", {17: "5", 19: "3"}.get(cause, "8")), ("Uniqueid", "<null>"),
+                ("CallerIDNum", one.cid_num), ("CallerIDName", one.cid_name)])
+            pbx.hangup_event(one)
+
         two.on_answer = answered
+        if not inbound:
+            one.hangup_handler = refused
         pbx.spawn(self.run(two, dest_context, dest_exten), name=f"dialplan {two.name}")
         if not inbound:
             pbx.spawn(self._originate_timeout(one, two, timeout, state, action_id, context, exten))

@@ -124,7 +124,9 @@ class Features:
         pbx.setvar(d1, "TRANSFERERNAME", a1.name)
         pbx.setvar(d1, "ATTENDEDTRANSFER", a1.name)
         b2 = pbx.bridge_create()
+        b2.consult = True
         x.b2 = b2
+        d1.on_optimised = lambda new: setattr(x, "d1", new)
         pbx.setvar(d2, "ATTENDEDTRANSFER", a1.name)
         pbx.setvar(d2, "TRANSFERERNAME", a1.name)
         d2.set_callerid(e.q.cid_num, e.q.cid_name)
@@ -160,8 +162,9 @@ class Features:
         if x.state == "dialing":
             self._back_to_caller(x)
 
-    def _back_to_caller(self, x: Transfer) -> None:
-        """Abort or no answer: the department leg goes, the agent returns to the citizen."""
+    def _back_to_caller(self, x: Transfer, cause: int = 16) -> None:
+        """Abort or no answer (cause 16), or the department leg hung up (its cause): the agent returns to the
+        citizen."""
         pbx, e = self.pbx, x.entry
         if x.timer is not None:
             x.timer.cancel()
@@ -170,7 +173,7 @@ class Features:
         d1.hangup_handler = None
         if d1.bridge is b2:
             pbx.bridge_leave(d1)
-        d1.cause = 16
+        d1.cause = cause
         pbx.destroy(d1, soft=False)
         pbx.device_state(d1.device, "NOT_INUSE")
         if a1.bridge is b2:
@@ -213,6 +216,7 @@ class Features:
         a1.hangup_handler = lambda _ch: self._agent_leaves_threeway(x)
         x.d1.hangup_handler = lambda _ch: self._target_gone(x)
         e.q.hangup_handler = lambda _ch: self._citizen_gone(x)
+        pbx.dial.maybe_optimise(x.d1)   # [departments] Dial()ed the hotline: its Local pair goes
 
     def _agent_leaves_threeway(self, x: Transfer) -> None:
         """Agent hangs up a three-way call: citizen and department stay, the queue call completes."""
@@ -270,7 +274,7 @@ class Features:
         d1 = x.d1
         if x.state == "dialing" or x.state == "consult":
             x.state = "dialing"
-            self._back_to_caller(x)
+            self._back_to_caller(x, d1.cause or 16)
             return
         if x.state == "threeway":
             pbx.setvar(d1, "BRIDGEPEER", "")
@@ -304,6 +308,21 @@ class Features:
             pbx.setvar(ch, "BRIDGEPEER", "")
             pbx.bridge_leave(ch)
         pbx.bridge_destroy(br)
+        if e.keep_channel:
+            # The shipped flow (real switch): Queue() returns CONTINUE when the bridge ends and app_queue
+            # sends AgentComplete then; the dialplan runs its h extension and ends the citizen's channel.
+            pbx.setvar(e.q, "QUEUESTATUS", "CONTINUE")
+            pbx.emit("AgentComplete", channel_fields(e.q) + channel_fields(e.a1, "Dest") + [
+                ("Queue", e.queue.name), ("Interface", e.member.interface), ("MemberName", e.member.name),
+                ("HoldTime", str(e.hold)), ("TalkTime", str(int(pbx.clock.now()) - int(e.connect_time))),
+                ("Reason", "caller" if first is e.q else "agent")])
+            e.q.hangup_handler = None
+            e.q.hangup_requested.set()
+            if x.d1 is not None and not x.d1.gone:
+                x.d1.hangup_handler = None
+                pbx.destroy(x.d1, soft=False)
+            e.finished.set()
+            return
         for ch in (x.d1, e.q):
             if ch is not None and not ch.gone:
                 ch.hangup_handler = None
@@ -321,6 +340,7 @@ class Features:
         if not others:
             return "Nobody to transfer"
         transferee = others[0]
+        pbx.chan_event("Unhold", transferer)   # seen on the real switch before the transferer leaves the bridge
         pbx.emit("BlindTransfer", [("Result", "Success")] + channel_fields(transferer, "Transferer")
                  + bridge_fields(br) + channel_fields(transferee, "Transferee")
                  + [("IsExternal", "No"), ("Context", context), ("Extension", exten)])
@@ -330,6 +350,7 @@ class Features:
             pbx.queue_log.write(entry.q.uniqueid, entry.queue.name, entry.member.name, "BLINDTRANSFER",
                                 exten, context, entry.hold, talk, entry.orig_pos)
             gone = entry.a1 if transferee is entry.q else entry.q
+            entry.transferred = transferee is entry.q
             pbx.destroy(gone, soft=False)
             pbx.queue_app.release_after_call(entry)
             entry.finished.set()  # the Queue app returns; the transferee continues elsewhere
@@ -357,7 +378,7 @@ class Features:
         """[cti-transfer] Dial(Local/<exten>@departments, timeout) or back to the fallback queue."""
         pbx, cfg = self.pbx, self.pbx.config
         ch.context, ch.exten = cfg.transfer_context, exten
-        pbx.newexten(ch, "Dial", f"Local/{exten}@departments,{int(cfg.transfer_dial_timeout)}", priority)
+        pbx.newexten(ch, "Dial", f"Local/{exten}@departments,{pbx.variable(ch, 'CTI_DEPT_TIMEOUT') or 15}", priority)
         d1, d2 = pbx.new_local(exten, "departments", linkedid=ch.linkedid, parent=ch)
         d1.role, d2.role = "dept-out", "dept"
         d1.call = d2.call = ch.call
@@ -370,7 +391,22 @@ class Features:
         pbx.dial_event("DialState", ch, d1, [("DialStatus", "RINGING")])
         ch.hangup_handler = None
         waiter = asyncio.ensure_future(ch.hangup_requested.wait())
-        done = await pbx.clock.wait([answered, waiter], cfg.transfer_dial_timeout)
+        refused_future = asyncio.get_running_loop().create_future()
+        # the department leg ends before answering (busy, unreachable): Dial() returns at once with its status
+        d1.hangup_handler = lambda c: refused_future.done() or refused_future.set_result(c.cause)
+
+        def refused_by(_d1) -> str | None:
+            if not refused_future.done():
+                return None
+            return {17: "BUSY", 34: "CONGESTION", 19: "NOANSWER"}.get(refused_future.result(), "CHANUNAVAIL")
+
+        limit = pbx.variable(ch, "CTI_DEPT_TIMEOUT") or ""
+        timeout = int(limit) if limit.isdigit() else cfg.transfer_dial_timeout
+        done = await pbx.clock.wait([answered, waiter, refused_future], timeout)
+        d1.hangup_handler = None
+        refused = refused_by(d1) if answered not in done else None
+        if refused is not None:
+            pbx.hangup_event(d1)
         waiter.cancel()
         if answered in done:
             pbx.dial_event("DialEnd", ch, d1, [("DialStatus", "ANSWER")])
@@ -379,9 +415,13 @@ class Features:
             pbx.bridge_enter(br, ch)
             pbx.set_bridgepeers(br)
             ended = asyncio.get_running_loop().create_future()
-            d1.hangup_handler = lambda _c: ended.done() or ended.set_result(d1)
+            d1.hangup_handler = lambda c: ended.done() or ended.set_result(c)
             ch.hangup_handler = lambda _c: ended.done() or ended.set_result(ch)
+            leg = {"d1": d1}
+            d1.on_optimised = lambda new: leg.update(d1=new)
+            pbx.dial.maybe_optimise(d1)
             first = await ended
+            d1 = leg["d1"]
             d1.hangup_handler = ch.hangup_handler = None
             for c in [first] + [c for c in list(br.channels) if c is not first]:
                 pbx.setvar(c, "BRIDGEPEER", "")
@@ -393,17 +433,23 @@ class Features:
                 ch.call.finish("other")
             return
         d2.on_answer = None
-        pbx.dial_event("DialEnd", ch, d1, [("DialStatus", "CANCEL" if waiter in done else "NOANSWER")])
-        d1.cause = 0
-        pbx.request_hangup(d2, 0)
-        pbx.hangup_event(d1)
+        status = "CANCEL" if waiter in done else refused or "NOANSWER"
+        pbx.dial_event("DialEnd", ch, d1, [("DialStatus", status)])
+        if not d1.gone:
+            d1.cause = 0
+            pbx.request_hangup(d2, 0)
+            pbx.hangup_event(d1)
         if ch.gone or ch.hangup_requested.is_set():
             pbx.destroy(ch)
             if ch.call is not None and ch.call.outcome is None:
                 ch.call.finish("other")
             return
-        # the department did not answer: back to the priority queue
-        queue = cfg.transfer_fallback_queue
+        # the department did not answer: the layer is told, the citizen goes back to the queue, high priority
+        pbx.newexten(ch, "UserEvent", "CTITransferFailed", priority + 1)
+        pbx.chan_event("UserEvent", ch, [("UserEvent", "CTITransferFailed"), ("Target", exten),
+                                         ("DialStatus", status), ("Uniqueid", ch.uniqueid)])
+        pbx.setvar(ch, "QUEUE_PRIO", "10")
+        queue = pbx.variable(ch, "CTIQUEUE") or cfg.transfer_fallback_queue
         result = await pbx.queue_app.run(ch, queue, f"{queue},tT,,,{cfg.queue_timeout}", cfg.queue_timeout,
                                          priority + 1)
         if result != "gone" and not ch.gone:
@@ -433,6 +479,7 @@ class Features:
         pbx = self.pbx
         entry = self._entry_of(ch)
         if entry is not None and entry.bridge is not None and not entry.ended and ch.bridge is entry.bridge:
+            entry.transferred = ch is entry.q
             self._complete_by_transfer(entry, entry.bridge)
             other = entry.a1 if ch is entry.q else entry.q
             pbx.destroy(other, soft=other is entry.q)
@@ -444,6 +491,7 @@ class Features:
                 pbx.queue_app._teardown_ringing(entry.attempt)
                 entry.attempt.settle("cancel")
             ch.hangup_handler = None
+            entry.transferred = True
             pbx.queue_app._leave(entry)
             entry.settle("transferred")
             entry.finished.set()

@@ -38,6 +38,10 @@ class Channel:
     dtmf_sink: Callable[[str], None] | None = None
     on_answer: Callable[[Channel], None] | None = None   # called when the channel answers
     on_state: Callable[[Channel], None] | None = None    # called after each Newstate of the channel
+    # a Local ;1 half optimised away: called with the channel that took its place in the bridge
+    on_optimised: Callable[[Channel], None] | None = None
+    dial_bridge: Bridge | None = None    # the bridge Dial() put this channel in with its callee
+    on_busy: Callable[[Channel], None] | None = None     # a Dial() waiting on this channel hears it is busy
     call: object | None = None           # the InboundCall this channel belongs to
     role: str = ""                       # caller / pstn / agent / agent-out / dept / dept-out
 
@@ -59,3 +63,4 @@ class Bridge:
     uniqueid: str = field(default_factory=lambda: str(uuid.uuid4()))
     channels: list[Channel] = field(default_factory=list)
     technology: str = "simple_bridge"
+    consult: bool = False      # an attended transfer's consultation bridge (no Local optimisation there)

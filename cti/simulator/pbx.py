@@ -115,8 +115,11 @@ class Pbx:
         self.dialplan = Dialplan(self)
         self.queue_app = QueueApp(self)
         self.features = Features(self)
+        from .dial import DepartmentDial
         from .shipped import install as install_shipped
+        self.dial = DepartmentDial(self)
         self.shipped = install_shipped(self)   # config/asterisk/extensions_cti.conf's contexts
+        self._optimisations = 0
         self.agi_runner = None  # set by the Simulator: async (pbx, channel, url) -> status
 
     def add_queue_config(self, qc) -> Queue:
@@ -199,6 +202,11 @@ class Pbx:
 
     def device_state(self, device: str, state: str) -> None:
         self.emit("DeviceStateChange", [("Device", device), ("State", state)])
+
+    def next_optimisation(self) -> int:
+        """The Id of the next LocalOptimizationBegin/End pair."""
+        self._optimisations += 1
+        return self._optimisations
 
     def new_uniqueid(self) -> str:
         uid = f"{int(self.clock.now())}.{self._uniq}"

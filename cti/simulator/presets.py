@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 from .config import AgentTiming, DepartmentTiming, QueueConfig, SimConfig
+from .queues_conf import SHIPPED_QUEUES, queue_configs
 from .traffic import TrafficProfile
 
 PUBLIC_SEATS, ENTERPRISE_SEATS, SUPERVISION_SEATS = 85, 15, 7
@@ -25,11 +26,12 @@ def nantong_config(config: SimConfig | None = None, seed: int | None = None) -> 
     public = [str(6001 + i) for i in range(PUBLIC_SEATS)]
     enterprise = [str(6101 + i) for i in range(ENTERPRISE_SEATS)]
     supervision = [str(6201 + i) for i in range(SUPERVISION_SEATS)]
-    cfg.queues = [
-        QueueConfig("public", public, timeout=15, retry=1),
-        QueueConfig("enterprise", enterprise, timeout=15, retry=1),
-        QueueConfig("supervision", supervision, timeout=15, retry=1),
-    ]
+    # the shipped queues_cti.conf's settings (strategy, servicelevel, timeout, retry, wrapuptime, autofill),
+    # with the seats as static members
+    seats = {"public": public, "enterprise": enterprise, "supervision": supervision}
+    shipped = queue_configs(members=seats) if SHIPPED_QUEUES.is_file() else []
+    cfg.queues = [q for q in shipped if q.name in seats] or [
+        QueueConfig(name, members, timeout=15, retry=1, autofill=True) for name, members in seats.items()]
     # talk time: lognormal with the reported mean; answer delay a few seconds; short wrap-up
     sigma = 0.8
     mu = _lognormal_mu(AVERAGE_TALK - 0.5, sigma)

@@ -53,6 +53,7 @@ class QueueEntry:
         self.ended = False
         self.keep_channel = False      # the dialplan ends the channel (shipped flow: h extension first)
         self.continues = False         # Queue() option c: the caller goes on after the agent hangs up
+        self.transferred = False       # the caller's channel left Queue() for another extension
 
     def settle(self, value: str) -> None:
         if not self.done.done():
@@ -103,6 +104,8 @@ class QueueApp:
         outcome = await entry.done
         if outcome in ("connected", "transferred"):
             await entry.finished.wait()
+            if entry.transferred:   # the channel went on elsewhere (BlindTransfer, Redirect): not here
+                return "gone"
             if keep_channel and not q.gone and not q.hangup_requested.is_set():
                 return "continue"
             return "hangup" if keep_channel and not q.gone else "gone"
@@ -419,6 +422,7 @@ class QueueApp:
             pbx.device_state(f"Local/{e.member.exten}@agents", "NOT_INUSE")
             pbx.setvar(q, "QUEUESTATUS", "CONTINUE")
         elif by == "caller" and e.keep_channel:
+            pbx.setvar(q, "QUEUESTATUS", "CONTINUE")   # Queue() returns; the h extension then runs
             pbx.bridge_destroy(br)
             pbx.destroy(a1, soft=False)
             q.hangup_requested.set()

@@ -52,6 +52,7 @@ class ShippedDialplan:
         dp.extra["cti-inbound"] = self.inbound
         dp.extra["cti-merged"] = self.merged_entry
         dp.extra["cti-ivr"] = self.ivr
+        dp.extra["departments"] = self.pbx.dial.departments
         dp.inbound_contexts.add("cti-inbound")
         return self
 

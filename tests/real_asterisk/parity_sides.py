@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from sim_support import AmiClient
+
 from real_asterisk.parity import MARKER
 from real_asterisk.switch import OBSERVER_SECRET
-from sim_support import AmiClient
 
 _seq = itertools.count(1)
 
@@ -28,6 +29,7 @@ class Side:
         self.admin = AmiClient()
         self.cti = AmiClient()
         self.mark = 0
+        self.layer = None        # the layer running on this switch (its HTTP API drives transfers)
 
     async def connect(self) -> None:
         for client, user, secret in ((self.admin, "observer", OBSERVER_SECRET), (self.cti, "cti", "cti-secret")):
@@ -49,11 +51,16 @@ class Side:
 
     # -- parties -------------------------------------------------------------------------------------
     async def login(self, agent: str, queue: str = "public") -> None:
+        """QueueAdd, then its QueueMemberAdded (app_queue sends the event apart from the action's answer)."""
+        since = len(self.cti.frames)
         await self.act({"Action": "QueueAdd", "Queue": queue, "Interface": f"Local/{agent}@agents/n",
                         "MemberName": agent})
+        await self.cti_event(since, "QueueMemberAdded", Interface=f"Local/{agent}@agents/n")
 
     async def logout(self, agent: str, queue: str = "public") -> None:
+        since = len(self.cti.frames)
         await self.act({"Action": "QueueRemove", "Queue": queue, "Interface": f"Local/{agent}@agents/n"})
+        await self.cti_event(since, "QueueMemberRemoved", Interface=f"Local/{agent}@agents/n")
 
     async def agent(self, agent: str, ring: float = 1.0, talk: float = 3600.0, busy: bool = False) -> None:
         for key, value in (("ring", ring), ("talk", talk), ("busy", "yes" if busy else "no")):
@@ -74,6 +81,42 @@ class Side:
             await self.db("caller", f"{sid}/{key}", value)
         await self.act({"Action": "Originate", "Channel": channel, "Context": "test-caller", "Exten": sid,
                         "Priority": 1, "CallerID": f'"张三" <{caller}>', "Async": "true", "Timeout": 30000})
+
+    async def department(self, number: str, ring: float = 2.0, talk: float = 3600.0, busy: bool = False) -> None:
+        for key, value in (("ring", ring), ("talk", talk), ("busy", "yes" if busy else "no")):
+            await self.db("dept", f"{number}/{key}", value)
+
+    async def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        """The agent's desktop: one request to the layer's HTTP API, which must succeed."""
+        from real_asterisk.desk import api
+
+        status, data = await api(self.layer, method, path, body)
+        assert status == 200, (self.name, method, path, status, data)
+        return data
+
+    async def answered_call(self, caller: str, timeout: float = 30.0) -> dict:
+        """The layer's call of ``caller`` once an agent has answered it (GET /api/calls)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            calls = await self.api("GET", "/api/calls")
+            found = next((c for c in calls if c.get("caller") == caller and c.get("agent_channel")), None)
+            if found is not None:
+                return found
+            if loop.time() > deadline:
+                raise AssertionError(f"{self.name}: {caller}'s call not answered in /api/calls: {calls}")
+            await asyncio.sleep(0.1)
+
+    async def transfer_state(self, call_id: str, states: set[str], timeout: float = 40.0) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            call = await self.api("GET", f"/api/calls/{call_id}")
+            if (call.get("transfer") or {}).get("state") in states:
+                return call
+            if loop.time() > deadline:
+                raise AssertionError(f"{self.name}: transfer of {call_id} never reached {states}: {call}")
+            await asyncio.sleep(0.1)
 
     # -- the stream ----------------------------------------------------------------------------------
     async def cti_event(self, since: int, name: str, timeout: float = 30.0, **fields: str) -> dict[str, str]:

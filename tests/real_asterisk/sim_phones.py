@@ -73,8 +73,12 @@ class TestPhones:
         pbx.destroy(two, cause=0)   # TIMEOUT(absolute): the channel ends without a cause
 
     async def busy(self, two: Channel) -> None:
+        """Busy(5): the BUSY indication reaches whoever dials the pair at once, then the channel is Busy."""
         pbx = self.pbx
         pbx.newexten(two, "Busy", "5", 7)
+        one = two.peer
+        if one is not None and one.on_busy is not None:
+            one.on_busy(one)
         pbx.newstate(two, 7)
         await pbx.wait(two, 5.0)
         pbx.destroy(two, cause=17)
