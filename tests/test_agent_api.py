@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from zoneinfo import ZoneInfo
@@ -106,8 +107,16 @@ async def test_every_documented_operation_answers_as_documented(tmp_path):
         assert call["agent"] == "6001"
         spy = await desk.call("POST", f"/api/calls/{call_id}/spy", {"supervisor": "7001", "mode": "whisper"})
         assert spy["target"] == call["agent_channel"]
-        await until(lambda: any(m.name == "Newexten" and m["Application"] == "ChanSpy"
-                                and m["AppData"] == f"{call['agent_channel']},qwES" for m in c.events))
+        # the shipped AMI user receives no Newexten (eventfilter): ask the switch what the spy channel runs
+        async def spying() -> bool:
+            channels = await c.channels()
+            return any(ch.get("Application") == "ChanSpy" and ch.get("ApplicationData") == f"{call['agent_channel']},qwES"
+                       for ch in channels.values())
+        for _ in range(100):
+            if await spying():
+                break
+            await asyncio.sleep(0.1)
+        assert await spying(), await c.channels()
         await desk.call("POST", f"/api/calls/{call_id}/spy", {"supervisor": "7001", "mode": "peek"}, expect=400)
         # three-way, cancel; three-way again, drop off
         await desk.call("POST", f"/api/calls/{call_id}/threeway", {"number": "12315"})
