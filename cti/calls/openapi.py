@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of the agent desktop API (served at /api/openapi.json)."""
+"""The OpenAPI 3.1 document of the layer's HTTP API (served at /api/openapi.json): the agent desktop API
+here, the other parts' routes from cti/openapi_routes.py."""
 
 from __future__ import annotations
 
@@ -93,19 +94,25 @@ def _agent_op(summary: str, body: dict | None, errors=(400, 502, 503)) -> dict:
 
 
 def document() -> dict:
+    from cti.openapi_routes import TAGS, Models, paths
+
+    models = Models()
+    other = paths(models)
     transfer_ok = _json(_ref("Transfer"), "the transfer as it stands (follow it on the WebSocket)")
-    return {
+    doc = {
         "openapi": "3.1.0",
-        "info": {"title": "12345 CTI agent desktop API", "version": "1",
+        "info": {"title": "12345 CTI layer API", "version": "1",
                  "description": "Call control for 12345 agents: one-key transfer (一键转接), three-way calls "
                                 "(三方通话), emergency linkage (应急联动), queue sign-in and pauses, supervisor "
-                                "listen / whisper / barge. Every route needs the layer's token: "
-                                "`Authorization: Bearer <token>` or `?token=`."},
+                                "listen / whisper / barge; tickets (工单), recordings, follow-up calls (回访), "
+                                "IVR flows status, the wallboard, figures and reports. Every route but those "
+                                "with an empty `security` needs a credential whose role may use it "
+                                "(cti/roles.py): `Authorization: Bearer <token>` or `?token=`."},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "query": {"type": "apiKey", "in": "query", "name": "token"}},
             "schemas": {"Error": ERROR, "Transfer": TRANSFER, "Call": CALL, "Hotline": HOTLINE, "Agent": AGENT,
-                        "Spy": SPY, "DepartmentFigures": DEPT}},
+                        "Spy": SPY, "DepartmentFigures": DEPT, **models.schemas}},
         "security": [{"bearer": []}, {"query": []}],
         "paths": {
             "/api/openapi.json": {"get": {"summary": "this document", "responses": {
@@ -145,7 +152,7 @@ def document() -> dict:
             "/api/agents/{agent}/ws": {"get": {
                 "summary": "WebSocket of one agent: JSON messages `screen_pop` (caller, hotline, IVR path and "
                            "tags, wait time, previous calls, transfer state) when a call reaches the agent, and "
-                           "`transfer` on every transfer state change",
+                           "`transfer` on every transfer state change, `call_ended` when the citizen's call is over",
                 "parameters": [AGENT_ID],
                 "responses": {"101": {"description": "switching to WebSocket"},
                               "400": _json(_ref("Error"), "not a WebSocket request or bad agent id"),
@@ -156,3 +163,10 @@ def document() -> dict:
                               **_errors()}}},
         },
     }
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            op["tags"] = ["desktop"]     # the agent desktop API (cti/calls/api.py)
+    doc["paths"].update(other)
+    doc["tags"] = [{"name": "desktop", "description": "agent desktop: calls, transfers, agents (cti/calls)"},
+                   *TAGS]
+    return doc
