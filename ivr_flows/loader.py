@@ -93,7 +93,9 @@ def _exits(node: m.Node | None) -> bool:
     return isinstance(node, m.Menu | m.Collect) and node.exhausted is None
 
 
-def check_graph(flows: dict[str, tuple[m.Flow | None, FlowParser]]) -> list[FlowError]:
+def check_graph(flows: dict[str, tuple[m.Flow | None, FlowParser]], unknown_flows: bool = False) -> list[FlowError]:
+    """Graph errors across the flows; ``unknown_flows``: a file could not be read as YAML, so a goto to a flow
+    not found may well go to that file's flow (not reported: the syntax error is the one to fix)."""
     errors: list[FlowError] = []
     entries: dict[str, set[str]] = defaultdict(set)  # flow -> nodes entered by goto from elsewhere
     for _flow, parser in flows.values():
@@ -102,6 +104,8 @@ def check_graph(flows: dict[str, tuple[m.Flow | None, FlowParser]]) -> list[Flow
                 errors.append(FlowError(parser.path, line, f"node {node}", f"{field} goes to unknown node '{target}'"))
         for node, other, other_node, line in parser.gotos:
             if other not in flows:
+                if unknown_flows:
+                    continue
                 errors.append(FlowError(parser.path, line, f"node {node}", f"goto to unknown flow '{other}'"))
             elif other_node is not None:
                 if other_node not in flows[other][1].declared:
@@ -151,8 +155,10 @@ def load_texts(texts: dict[str, str], context: Context, required: tuple[str, ...
     errors: list[FlowError] = []
     flows: dict[str, tuple[m.Flow | None, FlowParser]] = {}
     digests: dict[str, str] = {}
+    parsed = []
     for path in sorted(texts):
         flow, parser = parse_flow(texts[path], path, context)
+        parsed.append((flow, parser))
         errors.extend(parser.errors)
         if not parser.name or parser.name == "?":
             continue
@@ -161,9 +167,10 @@ def load_texts(texts: dict[str, str], context: Context, required: tuple[str, ...
             continue
         flows[parser.name] = (flow, parser)
         digests[parser.name] = hashlib.sha256(texts[path].encode("utf-8")).hexdigest()[:12]
-    errors.extend(check_graph(flows))
+    unreadable = any(parser.syntax_error for _flow, parser in parsed)
+    errors.extend(check_graph(flows, unknown_flows=unreadable))
     for name in required:
-        if name not in flows:
+        if name not in flows and not unreadable:   # it may be the unreadable file's flow
             errors.append(FlowError(next(iter(sorted(texts)), "<flows>"), 1, "", f"the flow '{name}' is missing"))
     if errors:
         raise FlowLoadError(sorted(set(errors)))

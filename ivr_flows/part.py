@@ -95,12 +95,9 @@ class FlowsPart:
         app.router.add_get("/api/flows", self._status)
 
     async def _status(self, _request: web.Request) -> web.Response:
-        flows = self.store.current
         first, last = self.calendar.known_range
         return web.json_response({
-            "version": flows.version if flows else None,
-            "flows": {n: f.digest for n, f in flows.flows.items()} if flows else {},
-            "rejected": self.store.last_errors,
+            **self.store.status(),   # version, since, flows, rejected, history
             "calendar": {"known_from": str(first), "known_to": str(last),
                          "warning": self.calendar.range_warning(dt.date.today())},
             "sessions": self.engine.sessions,

@@ -36,10 +36,11 @@ class FlowError:
     line: int
     where: str
     message: str
+    column: int = 0          # 1-based; 0 when only the line is known
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.where}: {self.message}" if self.where else \
-            f"{self.path}:{self.line}: {self.message}"
+        at = f"{self.path}:{self.line}:{self.column}" if self.column else f"{self.path}:{self.line}"
+        return f"{at}: {self.where}: {self.message}" if self.where else f"{at}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class FlowParser:
         self.path = path
         self.context = context
         self.errors: list[FlowError] = []
+        self.syntax_error = False     # not YAML: its flow's name and nodes are unknown
         self.refs: list[tuple[str, str, int, str]] = []  # (node, target, line, field)
         self.gotos: list[tuple[str, str, str | None, int]] = []  # (node, flow, node, line)
         self.name = ""
@@ -178,7 +180,8 @@ class FlowParser:
         try:
             data = load_yaml(text)
         except YamlSyntaxError as exc:
-            self.error(exc.line, "", str(exc))
+            self.errors.append(FlowError(self.path, exc.line, "", str(exc), exc.column))
+            self.syntax_error = True
             return None
         if not isinstance(data, LDict):
             self.error(1, "", "a flow file is a mapping with 'flow' and 'nodes'")

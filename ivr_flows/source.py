@@ -70,18 +70,70 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequen
 
 
 class YamlSyntaxError(ValueError):
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, column: int = 0) -> None:
         super().__init__(message)
         self.line = line
+        self.column = column
+
+
+# PyYAML's wording of the usual slips, in an admin's words (yaml/parser.py, yaml/scanner.py).
+HINTS = (
+    ("expected <block end>", "a line is indented more or less than the keys beside it"),
+    ("mapping values are not allowed here", "a ':' where a value was expected (quote a value containing ': ', "
+                                             "or check the indentation of the line)"),
+    ("found character '\\t'", "a tab: indent with spaces"),
+    ("could not find expected ':'", "a key without ':' (or an unclosed quote)"),
+    ("found undefined alias", "an '*' that names no '&' anchor (quote a value starting with '*')"),
+    ("expected ',' or ']'", "an unclosed '[' list"),
+    ("expected ',' or '}'", "an unclosed '{' mapping"),
+    ("found unexpected end of stream", "an unclosed quote"),
+)
+
+
+def _misaligned(text: str, line: int) -> str:
+    """Where the block the parser stopped in began out of line with 0-based ``line``: its first key's line
+    and indentation (the usual cause: one key indented one space more than its siblings)."""
+    lines = text.splitlines()
+
+    def indent(s: str) -> int:
+        return len(s) - len(s.lstrip(" "))
+
+    def content(s: str) -> bool:
+        return bool(s.strip()) and not s.lstrip().startswith("#")
+
+    if not 0 <= line < len(lines):
+        return ""
+    here = indent(lines[line])
+    first = None
+    for n in range(line - 1, -1, -1):
+        if not content(lines[n]):
+            continue
+        if indent(lines[n]) < here:      # the parent: the block began on the next content line
+            break
+        first = n
+    if first is None or indent(lines[first]) == here:
+        return ""
+    return (f"this line is indented {here} spaces but line {first + 1}, above it in the same block, "
+            f"{indent(lines[first])}: keys of one mapping line up")
 
 
 def load_yaml(text: str) -> object:
-    """Parse ``text``; raise YamlSyntaxError(line, message) on bad YAML."""
+    """Parse ``text``; raise YamlSyntaxError(line, message, column) on bad YAML: one error, where the
+    parser stopped (1-based line and column), PyYAML's words and what they usually mean."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise YamlSyntaxError(line, f"not valid YAML: {exc.problem or exc}") from None
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 0)
+        problem = exc.problem or str(exc)
+        hint = next((h for key, h in HINTS if key in problem), "")
+        if "expected <block end>" in problem and mark is not None:
+            hint = _misaligned(text, mark.line) or hint
+        context = ""
+        if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+            context = f" ({exc.context} that starts at line {exc.context_mark.line + 1}, " \
+                      f"column {exc.context_mark.column + 1})"
+        raise YamlSyntaxError(line, f"not valid YAML: {problem}{context}" + (f": {hint}" if hint else ""),
+                              column) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(1, f"not valid YAML: {exc}") from None

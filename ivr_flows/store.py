@@ -2,7 +2,9 @@
 
 ``current`` is an immutable FlowSet; a call takes it once at its start, so an edit never changes a
 call in progress. A reload validates the whole directory: when valid it becomes ``current`` (its
-content hash logged); when not, every error is logged and the previous version keeps serving.
+content hash logged); when not, every error is logged and the previous version keeps serving. When a
+valid directory follows a rejected edit, the log and ``/api/flows`` say so (``history``): the admin who
+fixed a file sees that the fix went live, and since when.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ivr_flows.loader import FLOW_SUFFIXES, FlowLoadError, load_dir
@@ -17,6 +22,7 @@ from ivr_flows.model import FlowSet
 from ivr_flows.schema import Context
 
 log = logging.getLogger("ivr_flows")
+HISTORY = 20   # entries of /api/flows "history"
 
 
 class FlowStore:
@@ -26,6 +32,9 @@ class FlowStore:
         self.required = required
         self.current: FlowSet | None = None
         self.last_errors: list[str] = []
+        self.since: float | None = None         # epoch s: when ``current`` went into service
+        self.history: deque[dict] = deque(maxlen=HISTORY)   # versions live and edits rejected, oldest first
+        self.clock = time.time
         self._fingerprint: tuple | None = None
         self._task: asyncio.Task | None = None
 
@@ -52,17 +61,38 @@ class FlowStore:
             keeps = f"version {self.current.version} keeps serving" if self.current else "no flow is in service"
             log.error("flows in %s rejected (%d error(s)); %s:\n  %s", self.flows_dir, len(exc.errors), keeps,
                       "\n  ".join(self.last_errors))
+            self._note("rejected", self.current.version if self.current else None, errors=self.last_errors)
             return False
         except Exception:  # a bug or an unreadable file must not stop the service
             log.exception("flows in %s could not be loaded", self.flows_dir)
             return False
+        after_rejection = bool(self.last_errors)
         self.last_errors = []
         if self.current is not None and flows.version == self.current.version:
+            if after_rejection:   # the edit was undone: the version serving all along is valid again
+                log.info("flows in %s valid again: version %s keeps serving (in service since %s)",
+                         self.flows_dir, flows.version, _iso(self.since))
+                self._note("valid again", flows.version)
             return False
         self.current = flows
-        log.info("flows version %s in service: %s", flows.version,
+        self.since = self.clock()
+        again = " after the rejected edit" if after_rejection else ""
+        log.info("flows version %s in service%s: %s", flows.version, again,
                  ", ".join(f"{f.name}={f.digest}" for f in flows.flows.values()))
+        self._note("live after a rejected edit" if after_rejection else "live", flows.version)
         return True
+
+    def _note(self, event: str, version: str | None, errors: list[str] | None = None) -> None:
+        entry = {"at": _iso(self.clock()), "event": event, "version": version}
+        if errors is not None:
+            entry["errors"] = len(errors)
+        self.history.append(entry)
+
+    def status(self) -> dict:
+        """What /api/flows shows of the flows: version in service, since when, the last refusal, history."""
+        return {"version": self.current.version if self.current else None, "since": _iso(self.since),
+                "flows": {n: f.digest for n, f in self.current.flows.items()} if self.current else {},
+                "rejected": list(self.last_errors), "history": list(self.history)}
 
     def check(self) -> bool:
         """Reload when a file changed since the last look; True when a new version went into service."""
@@ -88,3 +118,7 @@ class FlowStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -35,6 +35,42 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
 
 
+EARLIEST = date(2000, 1, 1)     # before any 12345 centre recorded a call through this layer
+MAX_DAYS = 3700                 # about ten years: the longest period a report covers
+
+
+def period_problem(start: date, end: date, names: tuple[str, str] = ("--from", "--to")) -> tuple[str, str] | None:
+    """(parameter, message) when [start, end] cannot be a report's period: inverted, before 2000-01-01,
+    after next year, or longer than MAX_DAYS; ``names``: how the caller calls the two parameters."""
+    first, last = names
+    if end < start:
+        return last, f"{last} {end} is before {first} {start}"
+    if start < EARLIEST:
+        return first, f"{first} {start} is before {EARLIEST}: no call can be stored that early"
+    latest = date(date.today().year + 1, 12, 31)
+    if end > latest:
+        return last, f"{last} {end} is after {latest}: no call can be stored that late"
+    days = (end - start).days + 1
+    if days > MAX_DAYS:
+        return last, f"{first} {start} {last} {end} spans {days} days; a report covers at most {MAX_DAYS} (about ten years)"
+    return None
+
+
+def queue_problem(queue: str | None, known: set[str]) -> str | None:
+    """A message when ``queue`` is given and is not a known queue (configured or in the stored calls)."""
+    if queue and queue not in known:
+        return f"unknown queue {queue!r}; known queues: {', '.join(sorted(known)) or '(none)'}"
+    return None
+
+
+def known_queues(settings, stored: list[str]) -> set[str]:
+    """The queues a report may name: those a flow may send callers to (flows.queues), the outbound part's
+    inbound queues, and those of stored calls (a queue renamed since still has its history)."""
+    configured = set(getattr(getattr(settings, "flows", None), "queues", []) or [])
+    configured |= set(getattr(getattr(settings, "outbound", None), "inbound_queues", []) or [])
+    return configured | set(stored)
+
+
 def definitions(monitor, denominator: str | None = None, rounding: str | None = None) -> Definitions:
     return Definitions(service_level=monitor.service_level_seconds,
                        short_service_level=monitor.short_service_level_seconds,
@@ -49,10 +85,14 @@ def period(start: date, end: date, timezone: str) -> tuple[float, float]:
 
 
 async def build_report(monitor, start: float, end: float, queue: str | None = None,
-                       denominator: str | None = None, rounding: str | None = None) -> dict:
+                       denominator: str | None = None, rounding: str | None = None, settings=None) -> dict:
+    """The report; ValueError naming the known queues when ``queue`` is none of them."""
     store = CallStore(monitor.database_url)
     try:
         await store.create()
+        problem = queue_problem(queue, known_queues(settings, await store.queues()))
+        if problem:
+            raise ValueError(problem)
         calls = await store.calls(start, end, queue)
         legs = [] if queue else await store.legs(start, end)   # department legs belong to no 12345 queue
         linkage = [] if queue else await store.linkage(start, end)
@@ -69,13 +109,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if args.end < args.start:
-        print("--to is before --from", file=sys.stderr)
+    problem = period_problem(args.start, args.end)
+    if problem:
+        print(f"cti report: {problem[1]}", file=sys.stderr)
         return 2
     m = settings.monitor
     start, end = period(args.start, args.end, m.timezone)
     try:
-        rep = asyncio.run(build_report(m, start, end, args.queue, args.denominator, args.rounding))
+        rep = asyncio.run(build_report(m, start, end, args.queue, args.denominator, args.rounding, settings))
+    except ValueError as exc:   # an unknown queue: say which are known
+        print(f"cti report: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # an unreachable database is a message, not a traceback
         log.exception("report failed")
         print(f"report failed: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ from cti.outbound.linkage import TOPIC_LINKAGE, Handover
 from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
 from cti.web import InvalidInput, QueryModel, prepare_websocket, query_as
-from queue_monitor.cli import definitions, period
+from queue_monitor.cli import definitions, known_queues, period, period_problem, queue_problem
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
 from queue_monitor.followups import FollowupBoard, FollowupRecord, record_from
@@ -47,6 +47,7 @@ TOPIC_RECORDING_READY = "recording.ready"   # recordings.pipeline.TOPIC_READY (n
 class MonitorPart:
     def __init__(self, layer) -> None:
         self.settings = m = layer.settings.monitor
+        self.layer_settings = layer.settings      # the queues a report may name (queue_monitor.cli.known_queues)
         self.instance = m.instance or socket.gethostname()
         self.defs = definitions(m)
         self.engine = QueueEngine(EngineConfig(
@@ -370,8 +371,12 @@ class MonitorPart:
     async def _reports(self, request: web.Request) -> web.Response:
         q = query_as(request, ReportQuery)
         start_day, end_day, denominator, rounding = q.from_, q.to, q.denominator, q.rounding
-        if end_day < start_day:
-            raise InvalidInput("to", "'to' is before 'from'")
+        problem = period_problem(start_day, end_day, ("from", "to"))
+        if problem:
+            raise InvalidInput(*problem)
+        if q.queue and (problem := queue_problem(q.queue, known_queues(self.layer_settings,
+                                                                       await self.store.queues()))):
+            raise InvalidInput("queue", problem)
         q = {"queue": q.queue}
         await self.flush()
         start, end = period(start_day, end_day, self.settings.timezone)

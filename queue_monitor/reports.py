@@ -172,6 +172,11 @@ def render(rep: dict, fmt: str = "table") -> str:
     return "\n".join(lines) + "\n"
 
 
+def text_table(columns: list[tuple[str, str]], rows: list[dict]) -> str:
+    """A plain-text table for a terminal (CJK characters count two columns): ``columns`` are (key, label)."""
+    return "\n".join(_table(columns, rows)) + "\n"
+
+
 def _table(columns: list[tuple[str, str]], rows: list[dict]) -> list[str]:
     table = [[label for _, label in columns]] + [[_cell(k, r[k]) for k, _ in columns] for r in rows]
     widths = [max(_width(row[i]) for row in table) for i in range(len(columns))]

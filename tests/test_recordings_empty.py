@@ -52,9 +52,17 @@ def cti_recordings_list(tmp_path: Path, rs: RecordingsSettings) -> tuple[list[di
     """``cti recordings list`` on this catalogue: (JSON lines on stdout, counts on stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTI_")}
     env |= {"CTI_DATA_DIR": str(tmp_path), "CTI_RECORDINGS_CATALOGUE": str(rs.catalogue)}
-    out = subprocess.run([sys.executable, "-m", "cti.cli", "recordings", "list"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run([sys.executable, "-m", "cti.cli", "recordings", "list", "--format", "json"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
     return [json.loads(line) for line in out.stdout.splitlines()], json.loads(out.stderr.strip().splitlines()[-1])
+
+
+def cti_recordings_table(tmp_path: Path, rs: RecordingsSettings) -> str:
+    """``cti recordings list`` as a person runs it: its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTI_")}
+    env |= {"CTI_DATA_DIR": str(tmp_path), "CTI_RECORDINGS_CATALOGUE": str(rs.catalogue)}
+    return subprocess.run([sys.executable, "-m", "cti.cli", "recordings", "list"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True).stdout
 
 
 async def test_unanswered_callers_empty_captures_are_not_failures_and_never_retried(tmp_path, caplog):
@@ -91,6 +99,14 @@ async def test_unanswered_callers_empty_captures_are_not_failures_and_never_retr
     assert counts == {"empty": 2, "ready": 1}
     assert {r["uniqueid"]: r["status"] for r in rows} == {
         "1700000000.11": "empty", "1700000000.12": "empty", "1700000000.13": "ready"}
+    # a person gets a table: a header, one line per recording, the counts; no JSON
+    table = cti_recordings_table(tmp_path, rs).splitlines()
+    assert table[0].split()[:4] == ["录音", "uniqueid", "状态", "status"], table
+    lines = {line.split()[0]: line for line in table[1:4]}
+    assert set(lines) == {"1700000000.11", "1700000000.12", "1700000000.13"}, table
+    assert "就绪 ready" in lines["1700000000.13"] and "无人接听 empty" in lines["1700000000.11"]
+    assert table[-1].startswith("3 shown") and "无人接听 empty 2" in table[-1] and "就绪 ready 1" in table[-1], table
+    assert not any(line.lstrip().startswith("{") for line in table)
 
 
 async def test_an_answered_calls_empty_capture_is_a_lost_recording_and_fails(tmp_path):
