@@ -19,12 +19,14 @@ SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*(?:\((?P<opts>[^)]*)\))?")
 TRUE = ("yes", "true", "y", "t", "1", "on")
 
 
-def read_queues(path: str | Path = SHIPPED_QUEUES) -> dict[str, dict[str, str]]:
-    """Every queue (templates and [general] left out) with its settings after inheritance."""
+def read_queues(*paths: str | Path) -> dict[str, dict[str, str]]:
+    """Every queue (templates and [general] left out) with its settings after inheritance; several files
+    read as one, in order (as ``#include`` would): a later file may use an earlier one's templates."""
     sections: dict[str, dict[str, str]] = {}
     templates: set[str] = set()
     current: dict[str, str] | None = None
-    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+    lines = [line for path in (paths or (SHIPPED_QUEUES,)) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    for raw in lines:
         line = raw.split(";", 1)[0].strip()
         if not line:
             continue
@@ -45,12 +47,11 @@ def read_queues(path: str | Path = SHIPPED_QUEUES) -> dict[str, dict[str, str]]:
             if name not in templates and name != "general"}
 
 
-def queue_configs(path: str | Path = SHIPPED_QUEUES, members: dict[str, list[str]] | None = None
-                  ) -> list[QueueConfig]:
-    """QueueConfig per queue of ``path``; ``members``: static agent extensions per queue (none by default:
-    agents log in with QueueAdd, as the shipped file says)."""
+def queue_configs(*paths: str | Path, members: dict[str, list[str]] | None = None) -> list[QueueConfig]:
+    """QueueConfig per queue of ``paths`` (the shipped file by default); ``members``: static agent extensions
+    per queue (none by default: agents log in with QueueAdd, as the shipped file says)."""
     out = []
-    for name, s in read_queues(path).items():
+    for name, s in read_queues(*paths).items():
         out.append(QueueConfig(name, list((members or {}).get(name, [])), strategy=s["strategy"],
                                servicelevel=int(s["servicelevel"]), timeout=int(s["timeout"]),
                                retry=int(s["retry"]), wrapuptime=int(s["wrapuptime"]),

@@ -94,7 +94,10 @@ class ShippedDialplan:
         ch.context, ch.exten = "cti-ivr", exten
         if not await pbx.dialplan.answer(ch, 1):
             return await self.hangup(ch)
-        url = f"agi://{cfg.agi_host}:{cfg.agi_port}/{cfg.agi_script}"
+        # [cti-agi]: CTI_AGI_HOST / CTI_AGI_PORT (a channel's own, else [globals]), else the configured server
+        host = pbx.variable(ch, "CTI_AGI_HOST") or cfg.agi_host
+        port = pbx.variable(ch, "CTI_AGI_PORT") or cfg.agi_port
+        url = f"agi://{host}:{port}/{cfg.agi_script}"
         pbx.setvar(ch, "CTI_AGI", url.rsplit("/", 1)[0])
         pbx.newexten(ch, "Set", "CTIQUEUE=public", 3)
         pbx.setvar(ch, "CTIQUEUE", "public")

@@ -20,7 +20,7 @@ SNAPSHOT = re.compile(r"^(Dest|Transferer|Transferee|SecondTransferer|LocalOne|L
                       r"(Channel|ChannelState|ChannelStateDesc|CallerIDNum|CallerIDName|ConnectedLineNum|"
                       r"ConnectedLineName|Language|AccountCode|Context|Exten|Priority|Uniqueid|Linkedid)$")
 LOCAL = re.compile(r"^Local/(?P<exten>[^@]+)@(?P<ctx>.+)-[0-9a-f]{8};(?P<half>[12])$")
-CITIZEN_CONTEXTS = ("cti-inbound", "test-queue")
+CITIZEN_CONTEXTS = ("cti-inbound", "test-queue", "test-queue-named")
 MARKER = "ParityMark"
 # Events Asterisk publishes on a topic of their own, so their place among a channel's other events varies
 # from run to run on the real switch (AgentComplete: app_queue's topic, seen before, between or after the

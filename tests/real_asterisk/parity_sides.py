@@ -66,21 +66,31 @@ class Side:
         for key, value in (("ring", ring), ("talk", talk), ("busy", "yes" if busy else "no")):
             await self.db("agent", f"{agent}/{key}", value)
 
-    async def queue_caller(self, caller: str, patience: float, timeout: int = 600, sid: str = "") -> None:
-        """A citizen put straight into queue ``public`` (test-queue), hanging up after ``patience`` s."""
+    async def queue_caller(self, caller: str, patience: float, timeout: int = 600, queue: str = "") -> None:
+        """A citizen put straight into queue ``public`` (test-queue) or ``queue`` (test-queue-named), hanging
+        up after ``patience`` s."""
         await self.db("qcaller", f"{caller}/timeout", timeout)
-        await self._originate(f"Local/{caller}@test-queue", caller, sid or caller, 0, "none", patience)
+        context = "test-queue"
+        if queue:
+            await self.db("qcaller", f"{caller}/queue", queue)
+            context = "test-queue-named"
+        await self._originate(f"Local/{caller}@{context}", caller, caller, 0, "none", patience)
 
     async def call(self, caller: str, dialled: str = "12345", keys: str = "", delay: float = 1.0,
-                   stay: float = 600.0) -> None:
-        """A citizen dials ``dialled`` ([cti-inbound]), presses ``keys`` ``delay`` s after the answer."""
-        await self._originate(f"Local/{dialled}@cti-inbound", caller, caller, delay, keys or "none", stay)
+                   stay: float = 600.0, variables: dict[str, object] | None = None) -> None:
+        """A citizen dials ``dialled`` ([cti-inbound]), presses ``keys`` ``delay`` s after the answer;
+        ``variables`` are set on the call (the Local channel passes them to the [cti-inbound] half)."""
+        await self._originate(f"Local/{dialled}@cti-inbound", caller, caller, delay, keys or "none", stay, variables)
 
-    async def _originate(self, channel: str, caller: str, sid: str, delay: float, keys: str, stay: float) -> None:
+    async def _originate(self, channel: str, caller: str, sid: str, delay: float, keys: str, stay: float,
+                         variables: dict[str, object] | None = None) -> None:
         for key, value in (("delay", delay), ("keys", keys), ("stay", stay)):
             await self.db("caller", f"{sid}/{key}", value)
-        await self.act({"Action": "Originate", "Channel": channel, "Context": "test-caller", "Exten": sid,
-                        "Priority": 1, "CallerID": f'"张三" <{caller}>', "Async": "true", "Timeout": 30000})
+        action = {"Action": "Originate", "Channel": channel, "Context": "test-caller", "Exten": sid, "Priority": 1,
+                  "CallerID": f'"张三" <{caller}>', "Async": "true", "Timeout": 30000}
+        if variables:
+            action["Variable"] = ",".join(f"{k}={v}" for k, v in variables.items())
+        await self.act(action)
 
     async def department(self, number: str, ring: float = 2.0, talk: float = 3600.0, busy: bool = False) -> None:
         for key, value in (("ring", ring), ("talk", talk), ("busy", "yes" if busy else "no")):
@@ -178,3 +188,44 @@ class SimSwitch:
         assert resp.get("Response") == "Success", resp
         self.observer = client
         return client
+
+
+class ProbeAgi:
+    """A FastAGI server of the test's own standing in for the layer's IVR on one call (the dialplan's
+    [cti-agi] takes CTI_AGI_PORT from the channel): it sends ``command``, then reports Asterisk's answer
+    in ``__CTI_TAGS`` (a variable the layer's user receives) and routes the call to queue ``public``."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.answers: list[str] = []
+        self.port = 0
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> ProbeAgi:
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def ask(line: str) -> str:
+            writer.write(line.encode() + b"\n")
+            await writer.drain()
+            while True:   # a bare HANGUP line may come before the answer (DESIGN.md section 5)
+                answer = (await reader.readline()).decode().strip()
+                if answer != "HANGUP":
+                    return answer
+
+        try:
+            while (await reader.readline()).strip():   # the agi_* block ends with a blank line
+                pass
+            answer = await ask(self.command)
+            self.answers.append(answer)
+            await ask(f'SET VARIABLE __CTI_TAGS "probe:{answer}"')
+            await ask("SET VARIABLE CTIQUEUE public")
+            await ask("SET VARIABLE CTI_RESULT ok")
+        finally:
+            writer.close()

@@ -5,8 +5,8 @@ AstDB keys (``DBPut`` through AMI works on both), so one scenario drives both sw
 
 - ``[test-caller]`` (the citizen's phone, ``;1``): Wait(delay), SendDTMF(keys) unless ``none`` (``w`` = half
   a second), Wait(stay), Hangup().
-- ``[test-queue]`` (``;2``): Answer, CTIQUEUE=public, CTI_QUEUE_TIMEOUT from ``qcaller/<number>/timeout``,
-  then the shipped ``cti-ivr`` from its ``queue`` label.
+- ``[test-queue]`` (``;2``): Answer, CTIQUEUE=public (``[test-queue-named]``: from ``qcaller/<number>/queue``),
+  CTI_QUEUE_TIMEOUT from ``qcaller/<number>/timeout``, then the shipped ``cti-ivr`` from its ``queue`` label.
 - ``[agents]`` / ``[test-dept]``: Busy when ``busy`` is yes; else Wait(ring), Answer, TIMEOUT(absolute)=talk
   (the channel then ends with cause 0, as an absolute timeout does), Milliwatt.
 """
@@ -25,9 +25,10 @@ class TestPhones:
         extra = self.pbx.dialplan.extra
         extra["test-caller"] = self.caller
         extra["test-queue"] = self.queue
+        extra["test-queue-named"] = self.queue
         extra["agents"] = lambda ch, exten: self.phone(ch, exten, "agent", 1.0)
         extra["test-dept"] = lambda ch, exten: self.phone(ch, exten, "dept", 2.0)
-        self.pbx.dialplan.inbound_contexts.add("test-queue")
+        self.pbx.dialplan.inbound_contexts.update({"test-queue", "test-queue-named"})
         return self
 
     def db(self, key: str, default: str = "") -> str:
@@ -54,7 +55,8 @@ class TestPhones:
         pbx = self.pbx
         if not await pbx.dialplan.answer(two, 1):
             return pbx.destroy(two)
-        pbx.setvar(two, "CTIQUEUE", "public")
+        named = two.context == "test-queue-named"
+        pbx.setvar(two, "CTIQUEUE", self.db(f"qcaller/{two.cid_num}/queue") if named else "public")
         pbx.setvar(two, "CTI_QUEUE_TIMEOUT", self.db(f"qcaller/{two.cid_num}/timeout"))
         await pbx.shipped.queue(two)
 

@@ -49,8 +49,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _write_conf(conf: Path, ami_port: int, agi_port: int) -> None:
-    """Asterisk's own files for a test instance: each ``#include``s the shipped snippet unchanged."""
+def _write_conf(conf: Path, ami_port: int, agi_port: int, extra: dict[str, str] | None = None) -> None:
+    """Asterisk's own files for a test instance: each ``#include``s the shipped snippet unchanged; ``extra``
+    (file name -> text) is appended to a file, after the snippet (a test's own queue, for one)."""
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "manager.conf").write_text(
         "[general]\nenabled = yes\nbindaddr = 127.0.0.1\n"
@@ -68,6 +69,9 @@ def _write_conf(conf: Path, ami_port: int, agi_port: int) -> None:
     (conf / "modules.conf").write_text(
         "[modules]\nautoload = yes\n" + "".join(f"noload => {m}\n" for m in NOLOAD))
     (conf / "logger.conf").write_text("[logfiles]\nmessages => notice,warning,error,verbose\n")
+    for name, text in (extra or {}).items():
+        with (conf / name).open("a") as f:
+            f.write("\n" + text)
 
 
 @dataclass
@@ -81,11 +85,12 @@ class Switch:
     sounds: Path | None = None
     observer: AmiClient | None = None
     _seq: int = field(default=0)
+    extra_conf: dict[str, str] = field(default_factory=dict)   # appended to Asterisk's files (_write_conf)
 
     # -- life ------------------------------------------------------------------------------------------
     def start(self) -> None:
         conf = self.dir / "conf"
-        _write_conf(conf, self.ami_port, self.agi_port)
+        _write_conf(conf, self.ami_port, self.agi_port, self.extra_conf)
         out = subprocess.run([str(self.lab), "start", str(self.dir), str(conf)], capture_output=True, text=True,
                              timeout=120)
         if out.returncode != 0:

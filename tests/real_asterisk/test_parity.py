@@ -17,21 +17,28 @@ import pytest
 import pytest_asyncio
 
 from cti.simulator import SimConfig, Simulator
-from cti.simulator.queues_conf import queue_configs
+from cti.simulator.queues_conf import SHIPPED_QUEUES, queue_configs
 from real_asterisk import sim_phones
 from real_asterisk.conftest import layer_settings, running_layer
 from real_asterisk.parity import compare, normalise, render
-from real_asterisk.parity_sides import Side, SimSwitch
+from real_asterisk.parity_sides import ProbeAgi, Side, SimSwitch
 from real_asterisk.switch import OBSERVER_SECRET, Switch, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 Scenario = Callable[[Side, int], Awaitable[None]]
 
 
+# A queue of the test's own beside the shipped ones: the shipped template with autofill off (Asterisk's
+# default) and agents rung in login order, so the head-of-line rule shows in the event times.
+NO_AUTOFILL_QUEUE = "noautofill"
+EXTRA_QUEUES = f"[{NO_AUTOFILL_QUEUE}](cti-queue)\nautofill = no\nstrategy = linear\n"
+
+
 @pytest.fixture(scope="module")
 def parity_switch(lab, prompt_audio, tmp_path_factory):
     """One real Asterisk 22 for every scenario of the module (each leaves no agent logged in)."""
-    sw = Switch(lab, tmp_path_factory.mktemp("parity") / "asterisk", free_port(), free_port(), sounds=prompt_audio)
+    sw = Switch(lab, tmp_path_factory.mktemp("parity") / "asterisk", free_port(), free_port(), sounds=prompt_audio,
+                extra_conf={"queues.conf": EXTRA_QUEUES})
     sw.start()
     yield sw
     sw.stop()
@@ -50,7 +57,9 @@ def prompt_seconds(prompt_audio: Path) -> dict[str, float]:
 async def sides(parity_switch, prompt_audio, tmp_path_factory):
     """(real, simulator): each switch with the layer running on it and two AMI sessions of the test's."""
     agi_port = free_port()
-    cfg = SimConfig(ami_port=0, agi_port=agi_port, speed=1, queues=queue_configs(),
+    extra = tmp_path_factory.mktemp("sim-conf") / "queues_extra.conf"
+    extra.write_text(EXTRA_QUEUES)
+    cfg = SimConfig(ami_port=0, agi_port=agi_port, speed=1, queues=queue_configs(SHIPPED_QUEUES, extra),
                     extra_users={"observer": OBSERVER_SECRET}, prompts=prompt_seconds(prompt_audio))
     sim = Simulator(cfg)
     await sim.start()
@@ -171,7 +180,36 @@ async def transfer_not_answered(side: Side, since: int) -> None:
     await _transfer_ending(side, since, "13900000025", "transfer", "12366", {"returned", "busy"}, busy=True)
 
 
+async def agi_two_files(side: Side, since: int) -> None:
+    """GET DATA with two files joined by ``&`` (Playback()'s list syntax, not AGI's): Asterisk 22 answers
+    ``200 result=-1`` at once, the channel live (the probe reports the answer in CTI_TAGS)."""
+    probe = await ProbeAgi("GET DATA cti12345/welcome&cti12345/main-menu 2000 1").start()
+    try:
+        await side.call("13900000031", stay=60, variables={"CTI_AGI_PORT": probe.port})
+        join = await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000031", timeout=30)
+        await side.act({"Action": "Hangup", "Channel": join["Channel"][:-1] + "1", "Cause": 16})
+    finally:
+        await probe.stop()
+
+
+async def head_of_line(side: Side, since: int) -> None:
+    """Two agents free, two callers 0.3 s apart in a queue with autofill off: only the head of the line rings
+    (the second caller's agent rings once the first has answered, 3 s later)."""
+    for agent in ("6001", "6002"):
+        await side.agent(agent, ring=3, talk=1)
+        await side.login(agent, NO_AUTOFILL_QUEUE)
+    await side.queue_caller("13900000041", patience=60, queue=NO_AUTOFILL_QUEUE)
+    await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000041")
+    await asyncio.sleep(0.3)
+    await side.queue_caller("13900000042", patience=60, queue=NO_AUTOFILL_QUEUE)
+    await side.settled(since)
+    for agent in ("6001", "6002"):
+        await side.logout(agent, NO_AUTOFILL_QUEUE)
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "autofill = no: the head of the line only": head_of_line,
+    "AGI GET DATA with two files": agi_two_files,
     "three-way answered": threeway_answered,
     "three-way busy": threeway_busy,
     "three-way not answered": threeway_not_answered,
@@ -190,7 +228,8 @@ async def _run(side: Side, scenario: Scenario) -> list:
         await scenario(side, since)
         return await side.settled(since)
     finally:   # a failed scenario leaves no agent behind for the next
-        for agent, queue in (("6001", "public"), ("6002", "linkage110")):
+        for agent, queue in (("6001", "public"), ("6002", "linkage110"), ("6001", NO_AUTOFILL_QUEUE),
+                             ("6002", NO_AUTOFILL_QUEUE)):
             side.admin.send({"Action": "QueueRemove", "Queue": queue, "Interface": f"Local/{agent}@agents/n"})
 
 
