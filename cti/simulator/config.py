@@ -31,7 +31,9 @@ class QueueConfig:
     timeout: int = 15                       # member ring timeout (seconds)
     retry: int = 5
     wrapuptime: int = 0
-    autofill: bool = False                  # Asterisk 22's default: only the head of the line rings
+    # True: every waiting caller may ring a free agent (the shipped queues_cti.conf); False: only the head of
+    # the line (Asterisk 22's default, what queues_conf.py reads from a queues.conf without the key)
+    autofill: bool = True
 
 
 @dataclass
@@ -71,8 +73,8 @@ class SimConfig:
     seed: int | None = None
     lockstep: bool = False                  # discrete-event time frozen while the layer answers AGI
     queues: list[QueueConfig] = field(default_factory=lambda: [
-        QueueConfig("public", ["6001", "6002"], timeout=20, retry=1, autofill=True),
-        QueueConfig("enterprise", ["6101"], timeout=12, retry=1, autofill=True),
+        QueueConfig("public", ["6001", "6002"], timeout=20, retry=1),
+        QueueConfig("enterprise", ["6101"], timeout=12, retry=1),
     ])
     agents: dict[str, AgentTiming] = field(default_factory=dict)
     default_agent: AgentTiming = field(default_factory=AgentTiming)

@@ -1,11 +1,12 @@
 """Call capture for the simulator: a real WAV file where Asterisk's MixMonitor would write it.
 
-The shipped dialplan records each queue call with ``MixMonitor(${UNIQUEID}.<ext>,bD)``: only while
+The shipped dialplan records each queue call with ``MixMonitor(${UNIQUEID}.raw,bD)``: only while
 bridged (``b``), caller and agent on separate channels (``D``). The simulator imitates that when
 ``SimConfig.recording_dir`` is set: from the AgentConnect of a queue caller's channel to that
-channel's Hangup it writes ``<recording_dir>/<Uniqueid>.wav``, stereo (left: the citizen, right: the
-agent), 8 kHz 16-bit, as long as the call talked in simulated seconds, with speech-like audio. The
-file is complete before the Hangup event leaves the simulator's AMI server.
+channel's Hangup it writes, stereo (left: the citizen, right: the agent), 8 kHz 16-bit, as long as
+the call talked in simulated seconds, speech-like audio: into ``<Uniqueid>.raw`` (headerless) when the
+shipped flow's MixMonitor created it before Queue() (:mod:`.shipped`), else ``<Uniqueid>.wav`` (the
+recorded lab's flow). The file is complete before the Hangup event leaves the simulator's AMI server.
 """
 
 from __future__ import annotations
@@ -121,8 +122,15 @@ class CallRecorder:
         elif uid in self.started:
             seconds = max(0.0, float(fields["Timestamp"]) - self.started.pop(uid))
             path = self.directory / f"{uid}.wav"
+            raw = self.directory / f"{uid}.raw"
             try:
-                write_wav(path, speech_like_stereo(seconds, uid, self.rate), self.rate)
+                if raw.exists():   # the shipped MixMonitor(${UNIQUEID}.raw,bD): headerless interleaved PCM
+                    tmp = raw.with_name(raw.name + ".part")
+                    tmp.write_bytes(speech_like_stereo(seconds, uid, self.rate))
+                    tmp.replace(raw)
+                    path = raw
+                else:
+                    write_wav(path, speech_like_stereo(seconds, uid, self.rate), self.rate)
             except OSError as exc:
                 log.error("simulated MixMonitor: cannot write %s: %s", path, exc)
                 return

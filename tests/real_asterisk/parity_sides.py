@@ -30,12 +30,16 @@ class Side:
         self.cti = AmiClient()
         self.mark = 0
         self.layer = None        # the layer running on this switch (its HTTP API drives transfers)
+        # party -> (name, fields, seconds): what a scenario found out beside the events (a recording's length)
+        self.facts: dict[str, list[tuple[str, tuple[tuple[str, str], ...], float]]] = {}
 
     async def connect(self) -> None:
         for client, user, secret in ((self.admin, "observer", OBSERVER_SECRET), (self.cti, "cti", "cti-secret")):
             await client.connect(self.ami_port)
             resp = dict(await client.action({"Action": "Login", "Username": user, "Secret": secret}))
             assert resp.get("Response") == "Success", (self.name, user, resp)
+        # the login's FullyBooted belongs to no scenario
+        await self.cti.wait_for(lambda f: dict(f).get("Event") == "FullyBooted", 10)
 
     async def close(self) -> None:
         for client in (self.admin, self.cti):
@@ -126,6 +130,20 @@ class Side:
                 return call
             if loop.time() > deadline:
                 raise AssertionError(f"{self.name}: transfer of {call_id} never reached {states}: {call}")
+            await asyncio.sleep(0.1)
+
+    async def recording(self, uniqueid: str, timeout: float = 30.0) -> dict:
+        """The layer's recording of call ``uniqueid`` once converted or found empty (never pending)."""
+        from real_asterisk.desk import api
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            status, info = await api(self.layer, "GET", f"/api/recordings/{uniqueid}/info")
+            if status == 200 and info.get("status") in ("ready", "empty", "failed"):
+                return info
+            if loop.time() > deadline:
+                raise AssertionError(f"{self.name}: recording {uniqueid} not settled in {timeout} s: {status} {info}")
             await asyncio.sleep(0.1)
 
     # -- the stream ----------------------------------------------------------------------------------

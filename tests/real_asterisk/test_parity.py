@@ -20,7 +20,7 @@ from cti.simulator import SimConfig, Simulator
 from cti.simulator.queues_conf import SHIPPED_QUEUES, queue_configs
 from real_asterisk import sim_phones
 from real_asterisk.conftest import layer_settings, running_layer
-from real_asterisk.parity import compare, normalise, render
+from real_asterisk.parity import Step, compare, normalise, render
 from real_asterisk.parity_sides import ProbeAgi, Side, SimSwitch
 from real_asterisk.switch import OBSERVER_SECRET, Switch, free_port
 
@@ -59,12 +59,14 @@ async def sides(parity_switch, prompt_audio, tmp_path_factory):
     agi_port = free_port()
     extra = tmp_path_factory.mktemp("sim-conf") / "queues_extra.conf"
     extra.write_text(EXTRA_QUEUES)
+    monitor = tmp_path_factory.mktemp("sim-monitor")
     cfg = SimConfig(ami_port=0, agi_port=agi_port, speed=1, queues=queue_configs(SHIPPED_QUEUES, extra),
-                    extra_users={"observer": OBSERVER_SECRET}, prompts=prompt_seconds(prompt_audio))
+                    extra_users={"observer": OBSERVER_SECRET}, prompts=prompt_seconds(prompt_audio),
+                    recording_dir=str(monitor))
     sim = Simulator(cfg)
     await sim.start()
     sim_phones.install(sim.pbx)
-    sim_switch = SimSwitch(sim.ami_port, agi_port, tmp_path_factory.mktemp("sim-monitor"))
+    sim_switch = SimSwitch(sim.ami_port, agi_port, monitor)
     real, simulated = Side("real Asterisk", parity_switch.ami_port), Side("simulator", sim.ami_port)
     async with contextlib.AsyncExitStack() as stack:
         real.layer = await stack.enter_async_context(running_layer(
@@ -207,7 +209,26 @@ async def head_of_line(side: Side, since: int) -> None:
         await side.logout(agent, NO_AUTOFILL_QUEUE)
 
 
+async def recordings(side: Side, since: int) -> None:
+    """An answered call (2 s of talk) and a caller who gave up: what the layer made of MixMonitor's
+    ``<uid>.raw`` of each (GET /api/recordings/{uid}/info: ready with about 2 s of audio, and empty)."""
+    await side.agent("6001", ring=1, talk=2)
+    await side.login("6001")
+    await side.queue_caller("13900000051", patience=60)
+    answered = await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000051")
+    await side.cti_event(since, "Hangup", Uniqueid=answered["Uniqueid"], timeout=30)
+    await side.logout("6001")
+    await side.queue_caller("13900000052", patience=1)
+    gave_up = await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000052")
+    await side.cti_event(since, "Hangup", Uniqueid=gave_up["Uniqueid"], timeout=30)
+    for who, uid in (("citizen 13900000051#1", answered["Uniqueid"]), ("citizen 13900000052#1", gave_up["Uniqueid"])):
+        info = await side.recording(uid)
+        # its length stands where an event's time would: compared within the same tolerance
+        side.facts[f"{who} [recording]"] = [("Recording", (("status", info["status"]),), info.get("duration") or 0.0)]
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "an answered call's recording and an abandoned caller's": recordings,
     "autofill = no: the head of the line only": head_of_line,
     "AGI GET DATA with two files": agi_two_files,
     "three-way answered": threeway_answered,
@@ -240,5 +261,9 @@ async def test_given_a_scenario_when_run_on_both_then_the_layer_user_sees_the_sa
         real_run, sim_run = both.create_task(_run(real, SCENARIOS[name])), both.create_task(_run(simulated, SCENARIOS[name]))
     expected, got = real_run.result(), sim_run.result()
     want, have = normalise(expected), normalise(got)
+    for streams, side in ((want, real), (have, simulated)):   # what a scenario found out beside the events
+        for who, facts in side.facts.items():
+            streams[who] = [Step(name, fields, at) for name, fields, at in facts]
+        side.facts.clear()
     diff = compare(name, want, have)
     assert not diff, f"{diff}\n\nreal Asterisk:\n{render(want)}\n\nsimulator:\n{render(have)}"
