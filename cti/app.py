@@ -34,12 +34,13 @@ def default_parts() -> list[PartFactory]:
     from cti.calls.part import CallsPart
     from cti.outbound.part import OutboundPart
     from cti.tickets.part import TicketsPart
+    from cti.toolbar.part import ToolbarPart
     from ivr_flows.part import FlowsPart
     from queue_monitor.part import MonitorPart
     from recordings.part import RecordingsPart
 
     # Calls, Recordings and Outbound come after Tickets (and Outbound after Calls): they look them up.
-    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart, OutboundPart]
+    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart, OutboundPart, ToolbarPart]
 
 
 class Layer:

@@ -35,6 +35,7 @@ MESSAGE_TYPES: dict[str, str] = {
     "ivr.session": "ivr_flows.record:IvrSession",
     "calls.screen_pop": "cti.calls.messages:ScreenPop",
     "calls.transfer": "cti.calls.messages:TransferUpdate",
+    "calls.call_ended": "cti.calls.messages:CallEnded",
     "calls.after_hours_request": "cti.calls.messages:AfterHoursRequest",
     "calls.department_leg": "cti.calls.stats:DepartmentLeg",
     "tickets.request": "cti.messages:TicketRequest",

@@ -83,6 +83,12 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/outbound/campaigns/{name}/resume"): _r(),
     ("POST", "/api/outbound/campaigns/{name}/numbers"): _r(),
     ("POST", "/api/outbound/do-not-call"): _r(),
+    # the agent toolbar (cti/toolbar/part.py): the page and the element hold no secret; the agent signs in
+    ("GET", "/agent"): PUBLIC,
+    ("GET", "/agent/toolbar.js"): PUBLIC,
+    ("GET", "/api/agents/{agent}/desk"): _r(AGENT, SUPERVISOR, own="agent"),
+    ("GET", "/api/agents/{agent}/caller-tickets"): _r(AGENT, SUPERVISOR, own="agent"),
+    ("GET", "/api/directory"): _r(AGENT, SUPERVISOR, INTEGRATION),
     # IVR flows (ivr_flows/part.py)
     ("GET", "/api/flows"): _r(SUPERVISOR),
     # queue monitor (queue_monitor/part.py)

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cti.calls import transfer as tx
 from cti.calls.agents import AGENT_ID, SPY_MODES, Agents, check_id
-from cti.calls.messages import TOPIC_SCREEN_POP, TOPIC_TRANSFER, ScreenPop, TransferUpdate
+from cti.calls.messages import TOPIC_CALL_ENDED, TOPIC_SCREEN_POP, TOPIC_TRANSFER, CallEnded, ScreenPop, TransferUpdate
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
 from cti.roles import require_own
@@ -60,8 +60,9 @@ class AgentHub:
         self._tasks: set[asyncio.Task] = set()
         bus.subscribe(TOPIC_SCREEN_POP, self._push)
         bus.subscribe(TOPIC_TRANSFER, self._push)
+        bus.subscribe(TOPIC_CALL_ENDED, self._push)
 
-    def _push(self, _topic: str, message: ScreenPop | TransferUpdate) -> None:
+    def _push(self, _topic: str, message: ScreenPop | TransferUpdate | CallEnded) -> None:
         data = message.to_json()   # the WebSocket's JSON shape (type, agent, call_id...) is the API
         for ws in list(self.sockets.get(str(message.agent or ""), ())):
             if not ws.closed:

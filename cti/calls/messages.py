@@ -13,6 +13,7 @@ from cti.messages import TicketRequest
 TOPIC_SCREEN_POP = "calls.screen_pop"
 TOPIC_TRANSFER = "calls.transfer"
 TOPIC_AFTER_HOURS = "calls.after_hours_request"
+TOPIC_CALL_ENDED = "calls.call_ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,17 @@ class TransferUpdate:
 
     def to_json(self) -> dict:
         return {"type": "transfer", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The citizen's call that an agent answered is over (the citizen's queue channel hung up)."""
+
+    agent: str                         # the agent who answered it
+    call_id: str                       # the citizen's AMI uniqueid, as in the screen pop
+
+    def to_json(self) -> dict:
+        return {"type": "call_ended", **asdict(self)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,11 @@ from cti.calls import actions
 from cti.calls import transfer as tx
 from cti.calls.messages import (
     TOPIC_AFTER_HOURS,
+    TOPIC_CALL_ENDED,
     TOPIC_SCREEN_POP,
     TOPIC_TRANSFER,
     AfterHoursRequest,
+    CallEnded,
     ScreenPop,
     TransferUpdate,
 )
@@ -92,6 +94,8 @@ class CallControl:
             return
         if notice.kind == "ended":
             self._remember(call)
+            if call.agent:   # the agent's desktop closes the pop (the agent toolbar's cti-call-ended)
+                self.bus.publish(TOPIC_CALL_ENDED, CallEnded(call.agent, call.id))
             return
         if t is None:
             return

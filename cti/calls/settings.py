@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ class CallsSettings(Section):
     after_hours_request_type: str = "help"        # request type of the ticket made after hours
     history_per_caller: int = Field(5, ge=0, le=100)   # previous calls shown in a screen pop
     action_timeout: float = Field(5.0, gt=0)
+    # the pause reasons an agent picks from on the agent toolbar (cti/toolbar); one line, <= 80 chars each
+    pause_reasons: list[str] = Field(["小休", "用餐", "培训", "会议", "话后处理"], min_length=1, max_length=30)
+    # origins of ticket-system pages that may embed the agent toolbar (CORS), e.g. https://gd.example.gov.cn
+    toolbar_origins: list[str] = []
 
     def warnings(self) -> list[tuple[str, str]]:
         """Settings that work but mislead, as ``(setting, message)`` (cti.checks: logged by ``cti run``,
@@ -37,10 +42,26 @@ class CallsSettings(Section):
         problem = local_interface_problem(self.agent_interface)
         return [("calls.agent_interface", problem)] if problem else []
 
-    @field_validator("agent_queues", mode="before")
+    @field_validator("agent_queues", "pause_reasons", "toolbar_origins", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _reasons(cls, value: list[str]) -> list[str]:
+        for reason in value:   # the same rule as POST /api/agents/{agent}/pause (cti/calls/agents.py)
+            if not reason.strip() or len(reason) > 80 or any(c in reason for c in "\r\n"):
+                raise ValueError(f"pause reason {reason!r} must be one non-empty line of at most 80 characters")
+        return value
+
+    @field_validator("toolbar_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:   # an origin is scheme://host[:port] (RFC 6454), no path, no trailing slash
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"toolbar origin {origin!r} must look like https://host[:port]")
+        return value
 
     @field_validator("agent_interface")
     @classmethod

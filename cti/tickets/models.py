@@ -37,6 +37,8 @@ class Base(DeclarativeBase):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # a caller's latest tickets (the agent toolbar's 历史工单, on every screen pop): migration 0003
+    __table_args__ = (Index("ix_tickets_caller_number_created_at", "caller_number", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     call_ids: Mapped[list[str]] = mapped_column(default=list)

@@ -181,6 +181,20 @@ class TicketService:
                 "light": self.light(t, now) if self.light else None,
                 "status_changed_at": payload.iso(t.status_changed_at), "followups": followups}
 
+    async def recent_for_caller(self, caller_number: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The caller's latest ``limit`` tickets, newest first, each with its light now (the agent
+        toolbar's 历史工单: type, status, deadline light)."""
+        if not caller_number:
+            return []
+        now = self.clock()
+        q = (select(Ticket).where(Ticket.caller_number == caller_number)
+             .order_by(Ticket.created_at.desc()).limit(limit))
+        async with self.sessions() as s:
+            rows = list((await s.execute(q)).scalars())
+        return [{"id": t.id, "request_type": t.request_type, "status": t.status, "summary": t.summary[:200],
+                 "created_at": payload.iso(t.created_at), "answer_by": payload.iso(t.answer_by),
+                 "light": self.light(t, now) if self.light else t.light} for t in rows]
+
     async def apply_status(self, webhook_id: str, ticket_id: str, status: str, changed_at: datetime,
                            answer_by: datetime | None = None) -> str:
         """Apply a backend status change once per webhook-id; return applied, older or duplicate."""
