@@ -15,6 +15,7 @@ import socket
 import sys
 
 from cti.app import Layer
+from cti.auth import hash_pin
 from cti.settings import Settings
 
 
@@ -36,6 +37,9 @@ async def _wait_listening(port: int, proc: asyncio.subprocess.Process, timeout: 
             return
         await asyncio.sleep(0.1)
     raise RuntimeError("PBX simulator did not start listening")
+
+
+DEMO_AGENT = "6001"   # a simulated public seat; with no http.agent_pins it signs in at /agent with PIN 6001
 
 
 def _print(line: str) -> None:
@@ -67,10 +71,13 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
     ami_port, agi_port = ports["ami.port"], ports["agi.port"]
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
+    demo_pin = not settings.http.agent_pins
     settings = settings.model_copy(update={
         "ami": settings.ami.model_copy(update={"host": "127.0.0.1", "port": ami_port}),
         "agi": settings.agi.model_copy(update={"bind": "127.0.0.1", "port": agi_port}),
-        "http": settings.http.model_copy(update={"bind": "127.0.0.1", "port": ports["http.port"]}),
+        "http": settings.http.model_copy(update={"bind": "127.0.0.1", "port": ports["http.port"],
+                                                 "agent_pins": settings.http.agent_pins
+                                                 or {DEMO_AGENT: [hash_pin(DEMO_AGENT)]}}),
     })
     # The layer listens first: the demo's first caller rings at once and its IVR needs our FastAGI port
     # (the AMI session connects as soon as the simulator listens, and resyncs what came before).
@@ -92,6 +99,8 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
                    f"HTTP 127.0.0.1:{layer.http_port} (http.port), data in {data_dir}/")
         base = f"http://127.0.0.1:{layer.http_port}"
         print_line(f"wallboard 大屏 (viewer): {layer.wall_address()}")
+        print_line(f"agent desk 坐席工作台: {base}/agent"
+                   + (f" (demo agent {DEMO_AGENT}, PIN {DEMO_AGENT})" if demo_pin else ""))
         if layer.http_token and not settings.http.token:
             print_line(f"API (admin): {base}/api/figures (Authorization: Bearer {layer.http_token})")
         print_line("live summary per queue when it changes; Ctrl-C stops")

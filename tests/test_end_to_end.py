@@ -196,6 +196,15 @@ def test_make_demo_shows_live_traffic_on_the_configured_ports_and_stops_cleanly_
         assert wall and int(wall.group(2)) == ports["CTI_HTTP_PORT"], text
         with urllib.request.urlopen(wall.group(1), timeout=10) as page:
             assert page.status == 200 and "<html" in page.read().decode().lower()
+        # next to it, the agent toolbar's reference page, with a demo agent that can sign in (issue 19)
+        desk = re.search(r"agent desk 坐席工作台: (http://127\.0\.0\.1:\d+/agent) \(demo agent 6001, PIN 6001\)", text)
+        assert desk, text
+        with urllib.request.urlopen(desk.group(1), timeout=10) as page:
+            assert page.status == 200 and "<cti-agent-toolbar" in page.read().decode()
+        signin = urllib.request.Request(desk.group(1).replace("/agent", "/api/agents/6001/session"),
+                                        data=b'{"pin": "6001"}', headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(signin, timeout=10) as answer:
+            assert answer.status == 201
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
     finally:
