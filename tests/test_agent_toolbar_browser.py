@@ -238,6 +238,11 @@ async def _scenario(sim, layer, browser, base: str, host_origin: str, receiver: 
     assert data["call_ids"] == [call_id] and "企业" in data["tags"]
 
     # -- the ticket system's page gets the public caller's pop; 6001 never saw any call ----------------
+    # the layer drops the host page's WebSocket: the element reconnects by itself
+    for ws in list(layer.parts[2].hub.sockets["6002"]):
+        await ws.close()
+    await host.wait_for_function("!document.getElementById('tb').connected", timeout=5000)
+    await host.wait_for_function("document.getElementById('tb').connected", timeout=15000)
     public_call = await citizen(layer, "13800138000", "press1")
     assert control.tracker.get(public_call).agent == "6002"
     await host.wait_for_function("window.seen.some(e => e.type === 'cti-screen-pop')", timeout=10000)
