@@ -220,7 +220,10 @@ async def _scenario(sim, layer, browser, base: str, host_origin: str, receiver: 
     await enterprise.click(f"{SHADOW} #ticket-btn")
     await enterprise.wait_for_selector(f"{SHADOW} #ticket-id", timeout=10000)
     ticket_id = (await enterprise.inner_text(f"{SHADOW} #ticket-id")).split("：")[1]
-    assert "办理时限" in await enterprise.inner_text(f"{SHADOW} #ticket-deadline")
+    deadline = await enterprise.inner_text(f"{SHADOW} #ticket-deadline")
+    answer_by = await enterprise.get_attribute(f"{SHADOW} #ticket-deadline", "data-answer-by")
+    shanghai = dt.datetime.fromisoformat(answer_by.replace("Z", "+00:00")).astimezone(TZ)
+    assert f"办理时限 {shanghai.year}/{shanghai.month}/{shanghai.day} {shanghai:%H:%M}" in deadline, deadline
 
     def delivered():
         for headers, body in receiver.requests:

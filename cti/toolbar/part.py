@@ -112,7 +112,8 @@ class ToolbarPart:
             "pause_reasons": list(s.calls.pause_reasons), "default_queues": list(s.calls.agent_queues),
             "queues": sorted(set(self.states.queues()) | set(s.calls.agent_queues)),
             "request_types": [{"value": t, "label": REQUEST_LABELS.get(t, t)} for t in types],
-            "tickets": self.tickets is not None})
+            "tickets": self.tickets is not None,
+            "timezone": str(getattr(getattr(s, "flows", None), "timezone", "Asia/Shanghai"))})
 
     async def caller_tickets(self, request: web.Request) -> web.Response:
         agent = _agent(request)
@@ -166,7 +167,8 @@ def openapi_paths() -> dict:
             {"type": "object", "required": ["agent", "state", "call", "pause_reasons", "request_types"],
              "properties": {"agent": {"type": "string"}, "state": state, "call": {"type": ["object", "null"]},
                             "pause_reasons": {"type": "array", "items": {"type": "string"}},
-                            "request_types": {"type": "array", "items": {"type": "object"}}}}),
+                            "request_types": {"type": "array", "items": {"type": "object"}},
+                            "timezone": {"type": "string", "description": "the centre's (flows.timezone)"}}}),
         "/api/agents/{agent}/caller-tickets": get(
             "the last five tickets of the caller on the agent's current call (type, status, deadline light)",
             {"type": "object", "properties": {"call_id": {"type": ["string", "null"]},

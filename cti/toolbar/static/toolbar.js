@@ -164,10 +164,17 @@ function el(tag, attrs = {}, text = "") {
   return node;
 }
 
+let centreZone;   // the centre's time zone (flows.timezone, from the desk): deadlines read in its time
+
 function localTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString("zh-CN", { hour12: false });
+  if (Number.isNaN(d.getTime())) return iso;
+  try {
+    return d.toLocaleString("zh-CN", { hour12: false, timeZone: centreZone });
+  } catch {
+    return d.toLocaleString("zh-CN", { hour12: false });
+  }
 }
 
 export class CtiAgentToolbar extends HTMLElement {
@@ -305,6 +312,7 @@ export class CtiAgentToolbar extends HTMLElement {
     const desk = await this._api("GET", `/api/agents/${this.agent}/desk`);
     const before = JSON.stringify(this._desk && this._desk.state);
     this._desk = desk;
+    centreZone = desk.timezone || undefined;
     this._renderDesk();
     if (JSON.stringify(desk.state) !== before) this._emit("cti-state", desk.state);
     if (desk.call && desk.call.agent === this.agent && (!this._call || this._call.call_id !== desk.call.call_id || !this._callLive)) {
@@ -562,12 +570,13 @@ export class CtiAgentToolbar extends HTMLElement {
   _mode() { return this._root.querySelector("input[name=mode]:checked").value; }
 
   _renderTicket(t) {
-    const box = this._root.getElementById("ticket-result");
+    const box = this._root.getElementById("ticket-result"), d = t.deadlines || {};
     const light = LIGHT_LABELS[t.light] || "正常";
     box.replaceChildren(
       el("div", { class: "ok", id: "ticket-id" }, `工单已提交：${t.id}`),
-      el("div", { id: "ticket-deadline" }, `签收时限 ${localTime(t.acknowledge_by)}；办理时限 ${localTime(t.answer_by)}（${light}）`),
-      el("div", { class: "muted" }, t.recording_url || t.recording_ref ? "通话录音已关联" : "通话录音转换完成后随工单送达"));
+      el("div", { id: "ticket-deadline", "data-answer-by": d.answer_by || "" },
+        `签收时限 ${localTime(d.acknowledge_by)}；办理时限 ${localTime(d.answer_by)}（${light}）`),
+      el("div", { class: "muted", id: "ticket-recording" }, t.recording ? "通话录音已关联" : "通话录音转换完成后随工单送达"));
   }
 
   async _act(fn) {
