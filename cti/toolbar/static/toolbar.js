@@ -23,7 +23,7 @@ const TRANSFER_LABELS = {
 };
 const MODE_LABELS = { threeway: "三方通话", blind: "一键转接" };
 const LIGHT_LABELS = { green: "绿灯", yellow: "黄灯", orange: "橙灯", red: "红灯" };
-const STATUS_LABELS = { created: "待签收", acknowledged: "已签收", returned: "已退回", extended: "已延时", closed: "已办结" };
+const STATUS_LABELS = { created: "已登记", delivered: "待签收", acknowledged: "已签收", returned: "已退回", extended: "已延时", closed: "已办结" };
 // A transfer's states in the order they happen: an answer to our own request ("requested") may arrive
 // after the WebSocket already said "ringing"; a state never goes back.
 const STATE_RANK = { requested: 0, ringing: 1, answered: 2, threeway: 3 };
@@ -48,7 +48,7 @@ button.danger { background: #c62828; color: #fff; border-color: #c62828; }
 .badge.off { background: #78909c; }
 .bar .grow { flex: 1 1 auto; }
 .conn { font-size: 12px; opacity: .85; }
-.grid { display: grid; grid-template-columns: minmax(0, 1.1fr) minmax(0, 1fr) minmax(0, .9fr); gap: 8px; padding: 8px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 8px; padding: 8px; }
 .card { background: #fff; border: 1px solid #d5dce4; border-radius: 6px; padding: 8px 10px; min-width: 0; overflow-wrap: anywhere; }
 .card h3 { margin: 0 0 6px; font-size: 15px; color: #22364d; }
 .caller { font-size: 22px; font-weight: 700; letter-spacing: .5px; }
@@ -250,8 +250,14 @@ export class CtiAgentToolbar extends HTMLElement {
     this._session = { agent: data.agent, token: data.token, expires_at: data.expires_at };
     sessionStorage.setItem(this._storeKey, JSON.stringify(this._session));
     const list = (queues || []).filter(Boolean);
-    // signed in paused: the agent says when it is ready (就绪)
-    await this._api("POST", `/api/agents/${this.agent}/login`, list.length ? { queues: list, paused: true } : { paused: true });
+    try {
+      // joins its queues paused: the agent says when it is ready (就绪)
+      await this._api("POST", `/api/agents/${this.agent}/login`, list.length ? { queues: list, paused: true } : { paused: true });
+    } catch (e) {
+      this._session = null;                  // not in any queue: no half-signed-in desk
+      sessionStorage.removeItem(this._storeKey);
+      throw e;
+    }
     this._emit("cti-signed-in", { agent: this.agent });
     this._start();
     return this.agent;
@@ -584,8 +590,15 @@ export class CtiAgentToolbar extends HTMLElement {
       this._say("");
       await fn();
     } catch (e) {
-      const why = e.body && e.body.error === "after_hours" ? `${e.message}` : e.message;
-      this._say(`操作失败：${why}`);
+      if (e.body && e.body.error === "after_hours") {   // the department is closed: the layer made a ticket
+        this._say(e.message, true);
+        if (e.body.ticket) {
+          this._renderTicket(e.body.ticket);
+          this._emit("cti-ticket-created", e.body.ticket);
+        }
+        return;
+      }
+      this._say(`操作失败：${e.message}`);
     }
   }
 
