@@ -176,6 +176,7 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
     if layer.http_token and not settings.http.token:
         print_line(f"HTTP admin token for this run: {layer.http_token}")
     print_line(f"wallboard 大屏 (viewer, this run): {layer.wall_address()}")
+    print_line(f"agent desk 坐席工作台: {layer.wall_address().split('/wallboard')[0]}/agent (agents sign in with their PIN)")
     if reload is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):   # no SIGHUP on Windows
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: _reload(layer, reload))
