@@ -131,8 +131,11 @@ class Dialplan:
         pbx.hangup_event(one)
 
     def place_call(self, script, cid_num: str, cid_name: str = "", exten: str = "12345") -> None:
-        """An inbound call from the traffic generator: like an Originate, without the AMI response."""
-        self.originate(f"Local/{exten}@from-pstn", context="caller", exten="traffic", cid_num=cid_num,
+        """An inbound call from the traffic generator: like an Originate, without the AMI response. Numbers of
+        the shipped [cti-inbound] (12345, the merged hotlines, the 110 hand-over) run the shipped flow."""
+        shipped = self.pbx.shipped
+        context = "cti-inbound" if exten in ("12345", "12345110") or exten in shipped.merged else "from-pstn"
+        self.originate(f"Local/{exten}@{context}", context="caller", exten="traffic", cid_num=cid_num,
                        cid_name=cid_name, script=script)
 
     async def run(self, ch: Channel, context: str, exten: str) -> None:
