@@ -13,7 +13,14 @@ from pydantic import Field
 
 from cti.calls import transfer as tx
 from cti.calls.agents import AGENT_ID, SPY_MODES, Agents, check_id
-from cti.calls.messages import TOPIC_CALL_ENDED, TOPIC_SCREEN_POP, TOPIC_TRANSFER, CallEnded, ScreenPop, TransferUpdate
+from cti.calls.messages import (
+    TOPIC_CALL_ENDED,
+    TOPIC_SCREEN_POP,
+    TOPIC_TRANSFER,
+    CallEnded,
+    ScreenPop,
+    TransferUpdate,
+)
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
 from cti.roles import require_own

@@ -147,11 +147,13 @@ class ToolbarPart:
 def openapi_paths() -> dict:
     """The toolbar's reads, for /api/openapi.json (cti/openapi_routes.py picks this up; the two pages
     are documented there)."""
-    from cti.calls.openapi import AGENT_ID as AGENT_PARAM, _errors, _json
+    from cti.openapi_routes import errors, json_content, path_param
 
-    def get(summary: str, schema: dict, params=(AGENT_PARAM,), errors=(400,)) -> dict:
+    agent_param = path_param("agent", "agent id (extension)", AGENT_ID)
+
+    def get(summary: str, schema: dict, params=(agent_param,), codes=(400,)) -> dict:
         return {"get": {"summary": summary, "parameters": list(params),
-                        "responses": {"200": _json(schema, "ok"), **_errors(*errors)}}}
+                        "responses": {"200": json_content(schema, "ok"), **errors(*codes)}}}
     state = {"type": "object", "properties": {
         "signed_in": {"type": "boolean"}, "queues": {"type": "array", "items": {"type": "string"}},
         "paused": {"type": "boolean"}, "reason": {"type": "string"}, "status": {"type": ["integer", "null"]},
@@ -172,12 +174,12 @@ def openapi_paths() -> dict:
         "/api/agents/{agent}/caller-tickets": get(
             "the last five tickets of the caller on the agent's current call (type, status, deadline light)",
             {"type": "object", "properties": {"call_id": {"type": ["string", "null"]},
-                                              "tickets": {"type": "array", "items": ticket}}}, errors=(400, 503)),
+                                              "tickets": {"type": "array", "items": ticket}}}, codes=(400, 503)),
         "/api/directory": get(
             "the hotline directory for the transfer picker: grouped by kind, whether each department answers "
             "now, its answer timeout", {"type": "object", "properties": {
                 "now": {"type": "string"}, "groups": {"type": "array", "items": {"type": "object", "properties": {
                     "kind": {"type": "string"}, "label": {"type": "string"},
                     "hotlines": {"type": "array", "items": {"$ref": "#/components/schemas/Hotline"}}}}}}},
-            params=(), errors=(400, 503)),
+            params=(), codes=(400, 503)),
     }
