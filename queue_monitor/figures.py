@@ -18,9 +18,9 @@ DENOMINATOR_LABELS = {
     "offered_minus_short_abandons": "呼入量减短时放弃 offered minus short abandons",
     "asterisk_sl2": "Asterisk ServicelevelPerf2 (abandons within the level count as met)",
 }
-ROUNDING_LABELS = {
-    "exact": "精确 exact: wait <= N.0 s from the event Timestamps",
-    "asterisk": "Asterisk 整秒 whole seconds: int(answer) - int(join) <= N",
+ROUNDING_LABELS = {   # {n}: the service level (15), {m}: the short one (10), in seconds
+    "exact": "精确 exact: 等待 wait <= {n:.1f} s / {m:.1f} s, from the event Timestamps",
+    "asterisk": "Asterisk 整秒 whole seconds: int(answer) - int(join) <= {n:g} / {m:g}",
 }
 
 
@@ -44,7 +44,7 @@ class Definitions:
         return {"service_level": self.service_level, "short_service_level": self.short_service_level,
                 "short_abandon": self.short_abandon, "denominator": self.denominator,
                 "denominator_label": DENOMINATOR_LABELS[self.denominator], "rounding": self.rounding,
-                "rounding_label": ROUNDING_LABELS[self.rounding]}
+                "rounding_label": ROUNDING_LABELS[self.rounding].format(n=self.service_level, m=self.short_service_level)}
 
 
 @dataclass(slots=True)

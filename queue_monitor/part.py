@@ -281,6 +281,7 @@ class MonitorPart:
         m = self.settings
         wall["thresholds"] = {"green": m.green_at, "yellow": m.yellow_at, "orange": m.orange_at}
         wall["last_event_ts"] = self.engine.now
+        wall["timezone"] = m.timezone     # the wall's clock shows the centre's time, not the browser's
         wall["recent_calls"] = merge_recent(self.instance, snaps, RECENT_CALLS)
         wall["generated_at"] = time.time()
         return wall

@@ -43,7 +43,8 @@ def shown(value, field: str) -> str:
     if value is None:
         return "—"
     if field.startswith("answer_rate"):
-        return f"{100 * value:.1f}%"
+        text = f"{100 * value:.1f}"
+        return ("100" if text == "100.0" else text) + "%"
     if field.startswith("average"):
         return f"{value:.1f}s"
     return str(value)
@@ -163,7 +164,7 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
                 "c1", "12315", "市场监管局", "threeway", False, sim.clock.now() - 5, 3.2, "handed_off"))
             await page.wait_for_selector('[data-department="12315"]', timeout=10000)
             chip = '[data-department="12315"]'
-            assert await page.inner_text(f'{chip} [data-f="answer_rate_15s"]') == "100.0%"
+            assert await page.inner_text(f'{chip} [data-f="answer_rate_15s"]') == "100%"
             assert await page.inner_text(f'{chip} [data-f="average_answer_seconds"]') == "3.2s"
             assert "市场监管局" in await page.inner_text(chip)
             assert "c-green" in await page.get_attribute(chip, "class")
@@ -186,7 +187,8 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
             layer.bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(8, "no_answer", 1, "pending", "T8"))
             await page.wait_for_function(
                 "document.querySelector('#followups [data-f=\"placed\"]').textContent === '2'", timeout=10000)
-            assert "回访 外呼 2 完成 1 满意 1/基本 0/不满意 0 未接 1" in await page.inner_text("#followups")
+            assert ("回访 follow-ups: 外呼 placed 2 · 完成 surveyed 1 · 满意/基本/不满意 rating 1/0/0 · 未接 no answer 1"
+                    in await page.inner_text("#followups"))
             await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
             # the server drops the page's WebSocket: the page reconnects by itself
             for ws in list(part.sockets):
