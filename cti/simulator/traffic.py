@@ -174,7 +174,7 @@ class TrafficGenerator:
             number = self._number()
             self._seq += 1
             log.debug("traffic call %d from %s", self._seq, mask(number))
-            pbx.dialplan.place_call(self._caller(), number, "Citizen", self.profile.exten)
+            pbx.dialplan.place_call(self._caller(), number, "市民", self.profile.exten)   # what the desk shows
 
     async def _breaks(self) -> None:
         """Agents take breaks: QueuePause on all their queues, then back."""
@@ -186,5 +186,5 @@ class TrafficGenerator:
             await pbx.clock.sleep(self.break_rng.expovariate(len(members) / p.pause_every))
             iface = self.break_rng.choice(members)
             length = self.break_rng.uniform(*p.pause_length)
-            pbx.queue_app.pause(iface, True, "break")
+            pbx.queue_app.pause(iface, True, "小休")   # a reason of calls.pause_reasons, as agents pick it
             pbx.clock.call_later(length, pbx.queue_app.pause, iface, False, "")
