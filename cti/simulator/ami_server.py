@@ -492,8 +492,8 @@ class AmiSession:
         for ch in chans:
             secs = int(now - ch.created)
             self.send([("Event", "CoreShowChannel")] + _aid(a) + channel_fields(ch) + [
-                ("Application", ch.app if ch.role not in ("agent-out", "dept-out") else ""),
-                ("ApplicationData", ch.appdata if ch.role not in ("agent-out", "dept-out") else ""),
+                # a queue's outgoing leg shows AppQueue "(Outgoing Line)" on the real switch (parity test)
+                ("Application", ch.app), ("ApplicationData", ch.appdata),
                 ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"),
                 ("BridgeId", ch.bridge.uniqueid if ch.bridge else "")])
         self.send([("Event", "CoreShowChannelsComplete")] + _aid(a) + [("EventList", "Complete"),

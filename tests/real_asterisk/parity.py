@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 
 KEY_FIELDS = ("Queue", "Interface", "Variable", "Value", "DestType", "Cause", "DialStatus")
+# Items of a list answer (QueueStatus, CoreShowChannels after a reconnect): what the layer rebuilds from
+LIST_FIELDS = ("Queue", "Application", "ChannelState", "Position", "Calls", "Status", "InCall", "Paused")
 # A channel snapshot's fields: not compared (names, ids and states differ by construction)
 SNAPSHOT = re.compile(r"^(Dest|Transferer|Transferee|SecondTransferer|LocalOne|LocalTwo|Source|Orig|Target)?"
                       r"(Channel|ChannelState|ChannelStateDesc|CallerIDNum|CallerIDName|ConnectedLineNum|"
@@ -72,7 +74,8 @@ def normalise(frames: list[list[tuple[str, str]]]) -> dict[str, list[Step]]:
     optimised = {e.get(k) for e in events if e["Event"] == "LocalOptimizationBegin"
                  for k in ("LocalOneChannel", "LocalTwoChannel")}
     events = [e for e in events if not (e["Event"] == "HangupRequest" and e.get("Channel") in optimised)]
-    start = min(float(e.get("Timestamp", 0) or 0) for e in events)
+    start = min(float(e["Timestamp"]) for e in events if e.get("Timestamp")) if any(
+        e.get("Timestamp") for e in events) else 0.0
     names: dict[str, str] = {}        # channel name -> party (role#n in order of appearance)
     counts: dict[str, int] = {}
     by_uid: dict[str, str] = {}
@@ -115,6 +118,8 @@ def normalise(frames: list[list[tuple[str, str]]]) -> dict[str, list[Step]]:
             pairs = pairs_of[id(e)]
             first = next(i for i, (k, _) in enumerate(pairs) if k == "UserEvent")
             fields = [(k, by_uid.get(v, v) if k == "Uniqueid" else v) for k, v in pairs[first:]]
+        elif "ActionID" in e:   # an item of a list answer
+            fields = [(k, e[k]) for k in LIST_FIELDS if k in e]
         else:
             fields = [(k, e[k]) for k in KEY_FIELDS if k in e]
         if name == "AgentComplete":   # it may lack the caller's fields (once the caller is gone): by member

@@ -29,6 +29,7 @@ class Side:
         self.admin = AmiClient()
         self.cti = AmiClient()
         self.mark = 0
+        self.cut_frames: list | None = None   # what the layer's user received before a cut (see cut())
         self.layer = None        # the layer running on this switch (its HTTP API drives transfers)
         # party -> (name, fields, seconds): what a scenario found out beside the events (a recording's length)
         self.facts: dict[str, list[tuple[str, tuple[tuple[str, str], ...], float]]] = {}
@@ -132,6 +133,21 @@ class Side:
                 raise AssertionError(f"{self.name}: transfer of {call_id} never reached {states}: {call}")
             await asyncio.sleep(0.1)
 
+    async def cut(self) -> list:
+        """The layer's user loses its AMI connection and logs in again (the network, not Asterisk): returns
+        what a fresh session learns of the calls, QueueStatus and CoreShowChannels' items (the layer's resync).
+        From then on ``cti`` is the new session; ``cut_frames`` keeps what the old one received."""
+        self.cut_frames = list(self.cti.frames)
+        await self.cti.close()
+        self.cti = AmiClient()
+        await self.cti.connect(self.ami_port)
+        resp = dict(await self.cti.action({"Action": "Login", "Username": "cti", "Secret": "cti-secret"}))
+        assert resp.get("Response") == "Success", (self.name, resp)
+        await self.cti.wait_for(lambda f: dict(f).get("Event") == "FullyBooted", 10)
+        items = await self.cti.list_action({"Action": "QueueStatus", "Queue": "public"})
+        items += await self.cti.list_action({"Action": "CoreShowChannels"})
+        return [f for f in items if f and f[0][0] == "Event" and dict(f).get("EventList") != "Complete"]
+
     async def recording(self, uniqueid: str, timeout: float = 30.0) -> dict:
         """The layer's recording of call ``uniqueid`` once converted or found empty (never pending)."""
         from real_asterisk.desk import api
@@ -174,12 +190,13 @@ class Side:
                 closed.add(d["Channel"])
         return opened - closed
 
-    async def settled(self, since: int, timeout: float = 60.0) -> list:
-        """Once every channel of the scenario has hung up, a marker UserEvent through the switch; returns the
-        ``cti`` frames from ``since`` to the marker (everything the switch sent before it)."""
+    async def settled(self, since: int, timeout: float = 60.0, channels: bool = True) -> list:
+        """Once every channel of the scenario has hung up (``channels``: at least one was seen), a marker
+        UserEvent through the switch; returns the ``cti`` frames from ``since`` to the marker (everything the
+        switch sent before it)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not any(dict(f).get("Event") == "Newchannel" for f in self.cti.frames[since:]) \
+        while (channels and not any(dict(f).get("Event") == "Newchannel" for f in self.cti.frames[since:])) \
                 or self.open_channels(since):
             if loop.time() > deadline:
                 raise AssertionError(f"{self.name}: channels still up after {timeout} s: {self.open_channels(since)}")

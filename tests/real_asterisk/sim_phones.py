@@ -36,6 +36,7 @@ class TestPhones:
 
     async def caller(self, one: Channel, sid: str) -> None:
         pbx = self.pbx
+        pbx.newexten(one, "Wait", self.db(f"caller/{sid}/delay", "0"), 2)
         if not await pbx.wait(one, float(self.db(f"caller/{sid}/delay", "0"))):
             return pbx.destroy(one)
         keys = self.db(f"caller/{sid}/keys", "none")
@@ -48,6 +49,7 @@ class TestPhones:
                 await pbx.send_dtmf(one, key)
                 if one.gone or one.hangup_requested.is_set():
                     return pbx.destroy(one)
+        pbx.newexten(one, "Wait", self.db(f"caller/{sid}/stay", "600"), 5)
         await pbx.wait(one, float(self.db(f"caller/{sid}/stay", "600")))
         pbx.destroy(one)
 
@@ -70,7 +72,8 @@ class TestPhones:
         if not await pbx.dialplan.answer(two, 3):
             return pbx.destroy(two)
         talk = float(self.db(f"{family}/{exten}/talk") or 3600)
-        if not await pbx.wait(two, talk - 0.0):
+        pbx.newexten(two, "Milliwatt", "", 5)
+        if not await pbx.wait(two, talk):
             return pbx.destroy(two)
         pbx.destroy(two, cause=0)   # TIMEOUT(absolute): the channel ends without a cause
 

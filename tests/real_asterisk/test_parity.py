@@ -155,7 +155,8 @@ async def _transfer_ending(side: Side, since: int, caller: str, kind: str, numbe
     await side.api("POST", f"/api/calls/{call['id']}/{kind}", {"number": number})
     await side.transfer_state(call["id"], states)
     await side.act({"Action": "Hangup", "Channel": call["citizen_channel"][:-1] + "1", "Cause": 16})
-    await side.settled(since)
+    await side.cti_event(since, "Hangup", Channel=call["citizen_channel"], timeout=30)
+    await side.cti_event(since, "Hangup", Channel=call["agent_channel"], timeout=30)
     await side.logout("6001")
 
 
@@ -194,18 +195,23 @@ async def agi_two_files(side: Side, since: int) -> None:
         await probe.stop()
 
 
+HEAD_OF_LINE_AGENTS = ("6003", "6004")
+
+
 async def head_of_line(side: Side, since: int) -> None:
     """Two agents free, two callers 0.3 s apart in a queue with autofill off: only the head of the line rings
     (the second caller's agent rings once the first has answered, 3 s later)."""
-    for agent in ("6001", "6002"):
+    for agent in HEAD_OF_LINE_AGENTS:
         await side.agent(agent, ring=3, talk=1)
         await side.login(agent, NO_AUTOFILL_QUEUE)
     await side.queue_caller("13900000041", patience=60, queue=NO_AUTOFILL_QUEUE)
     await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000041")
     await asyncio.sleep(0.3)
     await side.queue_caller("13900000042", patience=60, queue=NO_AUTOFILL_QUEUE)
-    await side.settled(since)
-    for agent in ("6001", "6002"):
+    for caller in ("13900000041", "13900000042"):
+        join = await side.cti_event(since, "QueueCallerJoin", CallerIDNum=caller)
+        await side.cti_event(since, "Hangup", Uniqueid=join["Uniqueid"], timeout=30)
+    for agent in HEAD_OF_LINE_AGENTS:
         await side.logout(agent, NO_AUTOFILL_QUEUE)
 
 
@@ -227,30 +233,58 @@ async def recordings(side: Side, since: int) -> None:
         side.facts[f"{who} [recording]"] = [("Recording", (("status", info["status"]),), info.get("duration") or 0.0)]
 
 
+async def ami_cut(side: Side, since: int) -> None:
+    """One citizen talks to agent 6001, another waits; the layer's AMI connection drops and comes back: the
+    fresh session's QueueStatus and CoreShowChannels show both calls alike; then both citizens hang up."""
+    await side.agent("6001", ring=0.5, talk=600)
+    await side.login("6001")
+    await side.queue_caller("13900000061", patience=600)
+    talking = await side.cti_event(since, "AgentConnect", Queue="public", timeout=30)
+    await side.queue_caller("13900000062", patience=600)
+    waiting = await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000062")
+    side.snapshot = await side.cut()
+    for citizen in (talking["Channel"], waiting["Channel"]):
+        await side.act({"Action": "Hangup", "Channel": citizen[:-1] + "1", "Cause": 16})
+    for channel in (talking["Channel"], waiting["Channel"], talking["DestChannel"]):
+        await side.cti_event(0, "Hangup", Channel=channel, timeout=30)
+    await side.logout("6001")
+    side.after_cut = await side.settled(0, channels=False)
+
+
+async def long_ones_together(side: Side, since: int) -> None:
+    """The scenarios that mostly wait, at once (they share no agent, queue or citizen): the IVR keys and the
+    110 hand-over (~40 s), a three-way call not answered (~16 s), the head-of-line rule (~8 s)."""
+    await asyncio.gather(ivr_keys_and_110(side, since), threeway_not_answered(side, since), head_of_line(side, since))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "an answered call's recording and an abandoned caller's": recordings,
-    "autofill = no: the head of the line only": head_of_line,
     "AGI GET DATA with two files": agi_two_files,
     "three-way answered": threeway_answered,
     "three-way busy": threeway_busy,
-    "three-way not answered": threeway_not_answered,
     "one-key transfer answered": transfer_answered,
     "one-key transfer not answered (busy)": transfer_not_answered,
+    "an AMI cut while one citizen talks and one waits": ami_cut,
     "answered within the service level": answered_within_sl,
     "abandon": abandon,
     "timeout": queue_timeout,
-    "IVR keys 1 / 2 / 9 / none / invalid; a 110 hand-over answered after the service level": ivr_keys_and_110,
+    "IVR keys 1/2/9/none/invalid, 110 hand-over answered after the service level, three-way not answered, "
+    "autofill no": long_ones_together,
 }
 
 
 async def _run(side: Side, scenario: Scenario) -> list:
     since = len(side.cti.frames)
+    side.cut_frames, side.snapshot = None, []
     try:
         await scenario(side, since)
+        if side.cut_frames is not None:   # the stream before the cut, the fresh session's answers, and after
+            after = [f for f in side.after_cut if "ActionID" not in dict(f)]   # the answers are in the snapshot
+            return side.cut_frames[since:] + side.snapshot + after
         return await side.settled(since)
     finally:   # a failed scenario leaves no agent behind for the next
-        for agent, queue in (("6001", "public"), ("6002", "linkage110"), ("6001", NO_AUTOFILL_QUEUE),
-                             ("6002", NO_AUTOFILL_QUEUE)):
+        for agent, queue in (("6001", "public"), ("6002", "linkage110"), *((a, NO_AUTOFILL_QUEUE)
+                                                                              for a in HEAD_OF_LINE_AGENTS)):
             side.admin.send({"Action": "QueueRemove", "Queue": queue, "Interface": f"Local/{agent}@agents/n"})
 
 
