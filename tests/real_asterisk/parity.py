@@ -74,6 +74,9 @@ def normalise(frames: list[list[tuple[str, str]]]) -> dict[str, list[Step]]:
     optimised = {e.get(k) for e in events if e["Event"] == "LocalOptimizationBegin"
                  for k in ("LocalOneChannel", "LocalTwoChannel")}
     events = [e for e in events if not (e["Event"] == "HangupRequest" and e.get("Channel") in optimised)]
+    # A phone's Busy() sets state Busy (7) while the dialler, told busy, already hangs it up: the Newstate comes
+    # before or after that HangupRequest from run to run on the real switch. Not compared.
+    events = [e for e in events if not (e["Event"] == "Newstate" and e.get("ChannelState") == "7")]
     start = min(float(e["Timestamp"]) for e in events if e.get("Timestamp")) if any(
         e.get("Timestamp") for e in events) else 0.0
     names: dict[str, str] = {}        # channel name -> party (role#n in order of appearance)
