@@ -12,7 +12,8 @@ from cti.simulator import SimConfig, Simulator
 
 @pytest.fixture
 async def sim():
-    s = Simulator(SimConfig(ami_port=0, speed=20, agi_port=1, manager_conf=None))  # sees every event, as the recording's user  # port 1: AGI unreachable, fail-open
+    # port 1: AGI unreachable, fail-open; manager_conf None: every event, as the recording's user saw them
+    s = Simulator(SimConfig(ami_port=0, speed=20, agi_port=1, manager_conf=None))
     await s.start()
     yield s
     await s.stop()

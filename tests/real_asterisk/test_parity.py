@@ -268,8 +268,7 @@ SCENARIOS: dict[str, Scenario] = {
     "answered within the service level": answered_within_sl,
     "abandon": abandon,
     "timeout": queue_timeout,
-    "IVR keys 1/2/9/none/invalid, 110 hand-over answered after the service level, three-way not answered, "
-    "autofill no": long_ones_together,
+    "IVR keys, 110 hand-over after the service level, three-way not answered, autofill no": long_ones_together,
 }
 
 
