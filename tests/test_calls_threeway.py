@@ -12,7 +12,7 @@ WORKING = dt.datetime(2026, 3, 4, 10, 0, tzinfo=TZ)    # a Wednesday morning
 
 
 async def test_given_an_answered_call_when_threeway_and_agent_drops_off_then_citizen_and_department_stay(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         call_id = await c.citizen()
         call = c.control.tracker.get(call_id)
@@ -33,7 +33,7 @@ async def test_given_an_answered_call_when_threeway_and_agent_drops_off_then_cit
 
 
 async def test_given_a_threeway_call_when_the_agent_cancels_then_agent_and_citizen_are_alone_again(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         call_id = await c.citizen()
         t = await c.control.transfer(call_id, "12315", "threeway")
@@ -47,7 +47,7 @@ async def test_given_a_threeway_call_when_the_agent_cancels_then_agent_and_citiz
 
 
 async def test_given_a_ringing_department_when_the_agent_cancels_then_the_agent_is_back_with_the_citizen(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         c.department("12333", answer_delay=10)
         call_id = await c.citizen()
@@ -61,7 +61,7 @@ async def test_given_a_ringing_department_when_the_agent_cancels_then_the_agent_
 
 
 async def test_given_a_department_that_never_answers_when_threeway_then_the_agent_gets_the_citizen_back(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         c.department("12329", answer_delay=999)
         call_id = await c.citizen()
@@ -76,7 +76,7 @@ async def test_given_a_department_that_never_answers_when_threeway_then_the_agen
 
 
 async def test_given_a_busy_department_when_threeway_then_busy_and_the_agent_gets_the_citizen_back(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         c.department("12348", busy=True)
         call_id = await c.citizen()
@@ -88,7 +88,7 @@ async def test_given_a_busy_department_when_threeway_then_busy_and_the_agent_get
 
 
 async def test_given_a_ringing_department_when_the_citizen_hangs_up_then_the_department_leg_is_hung_up(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         c.department("12365", answer_delay=10)
         call_id = await c.citizen()
@@ -104,7 +104,7 @@ async def test_given_a_ringing_department_when_the_citizen_hangs_up_then_the_dep
 
 
 async def test_given_a_ringing_department_when_the_agent_hangs_up_then_citizen_is_handed_to_the_department(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         c.department("12358", answer_delay=4)
         call_id = await c.citizen()
@@ -123,7 +123,7 @@ async def test_given_a_ringing_department_when_the_agent_hangs_up_then_citizen_i
 
 
 async def test_given_a_finished_transfer_when_hangups_repeat_then_the_end_state_does_not_change(tmp_path):
-    async with centre(tmp_path) as c:
+    async with centre(tmp_path, lockstep=True) as c:   # simulated times, however loaded the machine
         c.control.clock = lambda: WORKING
         call_id = await c.citizen()
         t = await c.control.transfer(call_id, "12315", "threeway")

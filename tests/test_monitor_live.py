@@ -35,7 +35,7 @@ def assert_same(engine_counters: dict, stored: Tally, where: str) -> None:
 
 
 async def test_simulated_traffic_every_call_accounted_and_equal_to_stored_rows(tmp_path):
-    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=600, start_epoch=eight_am()), seed=5)
+    cfg = nantong_config(SimConfig(ami_port=0, agi_port=1, speed=600, start_epoch=eight_am(), lockstep=True), seed=5)
     sim = Simulator(cfg)
     await sim.start()
     layer, part = await start_layer(

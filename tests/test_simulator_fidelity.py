@@ -81,7 +81,7 @@ def replay():
         agi = AgiResponder()
         agi_port = await agi.start()
         first = Recording("login")
-        cfg = SimConfig(ami_port=0, speed=SPEED, agi_port=agi_port, start_epoch=first.base,
+        cfg = SimConfig(ami_port=0, speed=SPEED, agi_port=agi_port, start_epoch=first.base, lockstep=True,
                         manager_conf=None)   # the recordings were made by a user that reads every event
         sim = Simulator(cfg)
         await sim.start()

@@ -44,7 +44,7 @@ def test_same_seed_same_callers():
 
 
 async def test_an_accelerated_busy_hour_accounts_for_every_call():
-    cfg = nantong_config(SimConfig(ami_port=0, speed=400, agi_port=1, start_epoch=_ten_am()), seed=3)
+    cfg = nantong_config(SimConfig(ami_port=0, speed=400, agi_port=1, start_epoch=_ten_am(), lockstep=True), seed=3)
     traffic = nantong_traffic()
     sim = Simulator(cfg, traffic=traffic)
     await sim.start()

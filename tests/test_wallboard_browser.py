@@ -206,7 +206,7 @@ async def test_recent_calls_panel_plays_a_call_the_test_made(tmp_path):
     playback page, whose <audio> element loads the converted recording in Chromium."""
     rs = RecordingsSettings(capture_dir=tmp_path / "spool", store_dir=tmp_path / "store",
                             catalogue=tmp_path / "store" / "catalogue.db", settle_seconds=0)
-    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=2, recording_dir=str(rs.capture_dir),
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=2, recording_dir=str(rs.capture_dir), lockstep=True,
                               default_agent=AgentTiming(ring_delay=1.0, talk_time=12.0)))
     await sim.start()
     layer = Layer(monitor_settings(tmp_path, sim.ami_port),

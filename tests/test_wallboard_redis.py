@@ -47,7 +47,7 @@ async def test_one_wall_shows_both_instances_queues(tmp_path, redis_url):
     sims, layers, parts = [], [], []
     try:
         for name, calls in (("city", 3), ("county", 2)):
-            sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=1))
+            sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=1, lockstep=True))
             await sim.start()
             sims.append(sim)
             d = tmp_path / name
@@ -93,11 +93,11 @@ async def test_one_wall_shows_both_instances_queues(tmp_path, redis_url):
                     break
                 await asyncio.sleep(0.05)
             assert w["queues"]["public@county"]["windows"]["today"]["answered"] == 3
-            # the recent calls panel lists both platforms' calls, newest first, the county's call on top
+            # the recent calls panel lists both platforms' calls, newest first by each platform's own clock
+            # (two simulators' clocks are not one timeline, so the county's call need not top the city's)
             recent = w["recent_calls"]
-            assert county_rows(w) == 3 and recent[0]["instance"] == "county"
-            assert [r["instance"] for r in recent].count("city") == 3
-            assert recent[0]["caller"] == "137****9999"
+            assert county_rows(w) == 3 and [r["instance"] for r in recent].count("city") == 3
+            assert next(r for r in recent if r["instance"] == "county")["caller"] == "137****9999"
             assert [r["ended_at"] for r in recent] == sorted((r["ended_at"] for r in recent), reverse=True)
     finally:
         for layer in layers:
