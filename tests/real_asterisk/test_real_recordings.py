@@ -27,7 +27,7 @@ async def catalogued(layer, uniqueid: str, statuses: set[str], timeout: float = 
 
 def cti_recordings_list(data_dir) -> tuple[list[dict], dict]:
     """What an operator sees with ``cti recordings list`` on the layer's data_dir: rows and counts by status."""
-    done = subprocess.run([sys.executable, "-m", "cti.cli", "recordings", "list"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cti.cli", "recordings", "list", "--format", "json"], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, env={**os.environ, "CTI_DATA_DIR": str(data_dir)})
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
