@@ -6,6 +6,8 @@ STAMP     := $(VENV)/.installed
 # System packages the suite needs; installed with apt only when missing.
 TEST_APT  := postgresql redis-server chromium fonts-wqy-zenhei ffmpeg espeak-ng
 DEMO_APT  := ffmpeg
+# Two pytest workers: a real-switch test mostly waits on the switch's own time (prompts, ring and talk).
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench clean
 
@@ -23,7 +25,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@scripts/apt-ensure $(TEST_APT)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

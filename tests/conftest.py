@@ -29,3 +29,13 @@ def pytest_runtest_makereport(item, call):
     # A timed-out test says what each of its tasks was waiting for.
     if call.excinfo is not None and "Timeout" in str(call.excinfo.value):
         item.add_report_section(call.when, "asyncio tasks at timeout", _pending_tasks())
+
+
+def pytest_collection_modifyitems(items):
+    # With workers (make test), one real-switch file runs on one worker: its module-scoped switch and
+    # its tests' order stay as written.
+    import pytest
+
+    for item in items:
+        if "real_asterisk" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
