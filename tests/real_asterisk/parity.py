@@ -29,7 +29,9 @@ MARKER = "ParityMark"
 # BridgeLeave/VarSet/UserEvent; OriginateResponse: the originating thread, before or after DialEnd). Each
 # is compared in a lane of its own beside its party.
 OWN_LANE = {"AgentComplete": "queue topic", "OriginateResponse": "originate thread"}
-TIME_TOLERANCE = 1.0   # seconds: the same event on both may differ by scheduling, not by a rule
+# seconds: the same event on both may differ by scheduling (the simulator shares the test's event loop, which
+# a loaded CI machine stalls), not by a rule; the rules the scenarios check differ by 3 s or more
+TIME_TOLERANCE = 1.5
 
 
 @dataclass(frozen=True)

@@ -200,9 +200,9 @@ HEAD_OF_LINE_AGENTS = ("6003", "6004")
 
 async def head_of_line(side: Side, since: int) -> None:
     """Two agents free, two callers 0.3 s apart in a queue with autofill off: only the head of the line rings
-    (the second caller's agent rings once the first has answered, 3 s later)."""
+    (the second caller's agent rings once the first has answered, 4 s later)."""
     for agent in HEAD_OF_LINE_AGENTS:
-        await side.agent(agent, ring=3, talk=1)
+        await side.agent(agent, ring=4, talk=1)
         await side.login(agent, NO_AUTOFILL_QUEUE)
     await side.queue_caller("13900000041", patience=60, queue=NO_AUTOFILL_QUEUE)
     await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000041")
