@@ -207,12 +207,12 @@ async def test_given_departments_that_answer_ring_and_cannot_be_reached_when_tes
     assert "无人接听" in texts[silent] and "无法接通" in texts[cut_off] and "unreachable" in texts[cut_off], texts
     assert [r.tags for r in requests] == [("拨测告警",), ("拨测告警",)]
     assert {x.number: x.outcome for x in legs} == {answers: "connected", silent: "no_answer", cut_off: "unreachable"}
-    # the answer time is the switch's own (Newchannel to Up of the ;1 half), never less than the ring
+    # the answer time is the switch's own (Newchannel to Up of the ;1 half), the ring time (Wait(1) took 0.9997 s)
     # time; how much more depends on the machine's load, so it is compared with the switch, not a bound
     measured = sorted(x.answer_seconds for x in legs if x.number == answers)
     switch_says = sorted(dept_answer_seconds(switch, answers))
     assert len(measured) == len(switch_says) == 2, (measured, switch_says)
-    assert all(m >= 1.0 and abs(m - t) < 0.05 for m, t in zip(measured, switch_says, strict=True)), (
+    assert all(m > 0.95 and abs(m - t) < 0.05 for m, t in zip(measured, switch_says, strict=True)), (
         measured, switch_says)
     # what the dialplan said (cti-dial-cause): 19 nobody answered, 66 no such channel technology
     assert dept_causes(switch, silent) == ["19", "19"] and dept_causes(switch, cut_off) == ["66", "66"]
