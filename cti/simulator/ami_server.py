@@ -211,6 +211,15 @@ class AmiSession:
         self.respond(a)
         self.pbx.emit("UserEvent", [("UserEvent", name)] + extra)
 
+    def act_command(self, a: Action) -> None:
+        """Command (CLI through AMI): only ``core restart now`` is simulated (see AmiServer.restart)."""
+        command = " ".join(a.get("Command").lower().split())
+        if command not in ("core restart now", "core restart gracefully"):
+            self.error(a, f"Command not simulated: {a.get('Command')}")
+            return
+        self.respond(a, "Success", "Command output follows")
+        self.pbx.spawn(self.server.restart(), name="core restart")
+
     def act_ping(self, a: Action) -> None:
         self.respond(a, extra=[("Ping", "Pong"), ("Timestamp", f"{self.pbx.clock.now():.6f}")])
 
@@ -527,6 +536,26 @@ class AmiServer:
         self.sessions: set[AmiSession] = set()
         self._server: asyncio.base_events.Server | None = None
         pbx.listeners.append(self._broadcast)
+
+    async def restart(self) -> None:
+        """``core restart now`` as seen on the real switch (DESIGN.md section 5): every channel is hung up with
+        cause 0 (a waiting caller: QueueCallerAbandon, QueueCallerLeave, the h extension's UserEvent, Hangup),
+        then Shutdown (Cleanly, Restart), then every AMI session closes. The simulator keeps listening and its
+        queues keep their members, as Asterisk restores dynamic members (persistentmembers)."""
+        pbx = self.pbx
+        for ch in list(pbx.channels.values()):   # a Local ;1 half goes with its ;2 half, as a HangupRequest
+            if not ch.gone and not ch.name.endswith(";1"):
+                pbx.deliver_hangup(ch, 0)
+        for _ in range(200):   # the dialplans end their channels (h extensions) in their own tasks
+            if not pbx.channels:
+                break
+            await asyncio.sleep(0.01)
+        for ch in list(pbx.channels.values()):
+            pbx.destroy(ch, soft=False, cause=0)
+        pbx.emit("Shutdown", [("Shutdown", "Cleanly"), ("Restart", "True")])
+        await asyncio.sleep(0)
+        for session in list(self.sessions):
+            session.close()
 
     def _broadcast(self, message: list[tuple[str, str]]) -> None:
         for s in list(self.sessions):

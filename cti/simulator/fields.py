@@ -18,7 +18,7 @@ PRIVILEGE = {
     "QueueMemberPause": "agent,all",
     "DTMFBegin": "dtmf,all", "DTMFEnd": "dtmf,all",
     "Newexten": "dialplan,all", "VarSet": "dialplan,all",
-    "FullyBooted": "system,all", "SuccessfulAuth": "security,all",
+    "FullyBooted": "system,all", "Shutdown": "system,all", "SuccessfulAuth": "security,all",
     "UserEvent": "user,all",
 }
 

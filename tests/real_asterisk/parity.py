@@ -76,6 +76,10 @@ def normalise(frames: list[list[tuple[str, str]]]) -> dict[str, list[Step]]:
     optimised = {e.get(k) for e in events if e["Event"] == "LocalOptimizationBegin"
                  for k in ("LocalOneChannel", "LocalTwoChannel")}
     events = [e for e in events if not (e["Event"] == "HangupRequest" and e.get("Channel") in optimised)]
+    # At a restart every channel is hung up at once: which half of a Local pair shows a HangupRequest (cause 0)
+    # varies from run to run on the real switch. Not compared when the stream holds a Shutdown.
+    if any(e["Event"] == "Shutdown" for e in events):
+        events = [e for e in events if not (e["Event"] == "HangupRequest" and e.get("Cause") == "0")]
     # A phone's Busy() sets state Busy (7) while the dialler, told busy, already hangs it up: the Newstate comes
     # before or after that HangupRequest from run to run on the real switch. Not compared.
     events = [e for e in events if not (e["Event"] == "Newstate" and e.get("ChannelState") == "7")]

@@ -251,6 +251,16 @@ async def ami_cut(side: Side, since: int) -> None:
     side.after_cut = await side.settled(0, channels=False)
 
 
+async def core_restart(side: Side, since: int) -> None:
+    """An admin types ``core restart now`` while a citizen waits: the caller is let go (abandon, QueueResult,
+    Hangup cause 0), Shutdown, then the connection closes. Last of the module: the sessions are gone after."""
+    await side.queue_caller("13900000071", patience=60)
+    await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000071")
+    side.admin.send({"Action": "Command", "Command": "core restart now"})
+    await asyncio.wait_for(asyncio.shield(side.cti._task), 20)   # the switch closes the layer's connection
+    side.cut_frames, side.snapshot, side.after_cut = list(side.cti.frames), [], []
+
+
 async def long_ones_together(side: Side, since: int) -> None:
     """The scenarios that mostly wait, at once (they share no agent, queue or citizen): the IVR keys and the
     110 hand-over (~40 s), a three-way call not answered (~16 s), the head-of-line rule (~8 s)."""
@@ -269,6 +279,7 @@ SCENARIOS: dict[str, Scenario] = {
     "abandon": abandon,
     "timeout": queue_timeout,
     "IVR keys, 110 hand-over after the service level, three-way not answered, autofill no": long_ones_together,
+    "core restart now with a caller waiting": core_restart,   # last: it ends the module's sessions
 }
 
 
