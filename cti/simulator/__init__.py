@@ -9,10 +9,11 @@ MixMonitor's ``<uid>.raw``, Queue() option c, UserEvent QueueResult after Queue(
 [departments] (:mod:`.dial`: Dial(CTI_DEPT_DIAL), its second Local pair optimised away after a three-way
 merge, cti-dial-cause) and [cti-transfer] (CTITransferFailed, back to CTIQUEUE); Local channel pairs with
 inherited ``_``/``__`` variables; the FastAGI commands with Asterisk 22's one-file rule; the features.conf
-transfer codes (attended, three-way, blind); a simulated clock. ``cti demo``'s traffic dials [cti-inbound].
+transfer codes (attended, three-way, blind); ``core restart now`` through AMI's Command action; a simulated
+clock. ``cti demo``'s traffic dials [cti-inbound].
 
 What it does not model: SIP/PJSIP (a non-Local dial string is a remote phone per ``SimConfig.departments``),
-media (no audio except the optional recordings), the CLI (``core restart`` and reloads), dialplan
+media (no audio except the optional recordings), the CLI beyond ``core restart now`` (reloads...), dialplan
 functions and contexts beyond the shipped ones (the recorded lab's ``[from-pstn]``/``[caller]``/``[agents]``,
 and ``[departments]`` without CTI_DEPT_DIAL, remain for the older tests), CDR/CEL and ARI.
 
