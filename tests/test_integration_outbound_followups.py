@@ -16,6 +16,7 @@ import aiohttp
 from calls_support import settings_for
 from monitor_support import cti_report
 from outbound_support import outbound_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from cti.app import Layer
 from cti.messages import Rating
@@ -98,10 +99,11 @@ async def test_followup_calls_reach_the_wall_the_reports_and_survive_a_restart(t
             async with http.get(x.base + f"/api/reports?from={day}&to={day}", headers=AUTH) as r:
                 api_report = await r.json()
             async with http.get(x.base + "/metrics", headers=AUTH) as r:
-                metrics = (await r.text()).splitlines()
+                metrics = {(m.name, frozenset(m.labels.items())): m.value    # as Prometheus reads it
+                           for f in text_string_to_metric_families(await r.text()) for m in f.samples}
         assert wall["followups"]["windows"]["today"] == EXPECTED
         for figure, count in EXPECTED.items():          # Prometheus sees the same counts
-            assert f'cti_followup_calls{{window="today",figure="{figure}"}} {count}' in metrics
+            assert metrics.get(("cti_followup_calls", frozenset({"window": "today", "figure": figure}.items()))) == count
         assert wall["followups"]["labels"]["satisfied"].startswith("满意")
         assert {k: api_report["followups"][k] for k in EXPECTED} == EXPECTED
         await x.monitor.flush()
