@@ -184,8 +184,11 @@ class MonitorPart:
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for t in self._tasks:
-            t.cancel()
+        # A write in progress finishes first: cancelled mid-way, its rows could still land after the next
+        # start rebuilt today from the database (counted by the reports, not by the figures) or be lost.
+        async with self._flushing:
+            for t in self._tasks:
+                t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t

@@ -48,7 +48,7 @@ async def test_given_traffic_when_the_layer_restarts_then_today_equals_the_repor
     settings = monitor_settings(tmp_path, sim.ami_port)
     layer, part = await start_layer(settings, sim)
     try:
-        sim.start_traffic(nantong_traffic(rate_factor=2.0))
+        sim.start_traffic(nantong_traffic(rate_factor=1.5))
         # the first layer sees calls decided, and the restart comes while others wait or talk
         await until(lambda: part.stored >= 20 and part.engine.by_agent_channel and part.engine.waiting(
             part.engine.queue_names), 60, 0.01)
@@ -57,7 +57,7 @@ async def test_given_traffic_when_the_layer_restarts_then_today_equals_the_repor
         await layer.stop()
         layer, part = await start_layer(settings, sim)
         restarted = (await figures(layer))["centre"]["windows"]["today"]["offered"]
-        await sim.clock.sleep(900)
+        await sim.clock.sleep(600)
         sim.stop_traffic()
         await until(lambda: sim.totals()["active"] == 0, 120, 0.1)
         await until(lambda: not part.engine.legs, 10)
