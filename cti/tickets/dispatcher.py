@@ -98,14 +98,17 @@ class Dispatcher:
                 return await self._attempt(url, claim)
 
         outcomes = await asyncio.gather(*(one(c) for c in claims))
+        gone = any(x.kind == "dead" and x.status == 410 for x in outcomes)
+        if gone:
+            # The backend says this endpoint is gone for good: stop sending until an admin acts. Marked
+            # before the dead letters are written, so whoever sees one sees the endpoint stopped too.
+            await self.outbox.set_endpoint(url, "failed", "410 Gone")
         # One transaction for the whole batch: a commit per message would bound delivery by fsync.
         applied = await self.outbox.record(outcomes)
         for x in outcomes:
             if x.claim.id in applied:
                 self._report(url, x)
-        if any(x.kind == "dead" and x.status == 410 for x in outcomes):
-            # The backend says this endpoint is gone for good: stop sending until an admin acts.
-            await self.outbox.set_endpoint(url, "failed", "410 Gone")
+        if gone:
             log.error("ticket backend %s answered 410 Gone: delivery stopped; fix it and run "
                       "`cti outbox replay --all-dead`", url)
             self._publish(events.TOPIC_ENDPOINT, outcomes[0].claim, detail=url)
