@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 from sim_support import AmiClient, login
@@ -104,3 +105,19 @@ async def test_the_day_is_the_centres_and_the_demo_rings_at_once_even_at_night()
     await sim.clock.sleep(0.5)                     # half a simulated second into a quiet night
     assert sim.totals()["offered"] == 1
     await sim.stop()
+
+
+async def test_a_machine_that_cannot_keep_up_skips_the_owed_calls_instead_of_flooding_itself(caplog):
+    cfg = nantong_config(SimConfig(ami_port=0, speed=400, agi_port=1, start_epoch=_ten_am()), seed=3)
+    traffic = nantong_traffic(rate_factor=4.0)
+    sim = Simulator(cfg, traffic=traffic)
+    await sim.start()
+    try:
+        await sim.clock.sleep(5)
+        time.sleep(1.5)                 # the event loop stalls: 600 simulated seconds pass, nothing placed
+        await sim.clock.sleep(5)
+        owed = traffic.rate(_ten_am()) * 600
+        assert "behind the arrival schedule" in caplog.text
+        assert sim.totals()["offered"] < owed / 4, (sim.totals(), owed)   # placed at once, they hung the loop
+    finally:
+        await sim.stop()
