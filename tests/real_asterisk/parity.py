@@ -129,8 +129,8 @@ def normalise(frames: list[list[tuple[str, str]]]) -> dict[str, list[Step]]:
             fields = [(k, by_uid.get(v, v) if k == "Uniqueid" else v) for k, v in pairs[first:]]
         elif "ActionID" in e:   # an item of a list answer
             fields = [(k, e[k]) for k in LIST_FIELDS if k in e]
-        else:
-            fields = [(k, e[k]) for k in KEY_FIELDS if k in e]
+        else:   # a value naming a channel (TRANSFERERNAME) names its party: sequence numbers differ
+            fields = [(k, names.get(e[k], e[k]) if k == "Value" else e[k]) for k in KEY_FIELDS if k in e]
         if name == "AgentComplete":   # it may lack the caller's fields (once the caller is gone): by member
             who = f"member {e.get('Interface', '')} [{OWN_LANE[name]}]"
         elif name in OWN_LANE:
