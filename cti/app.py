@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from cti import files, web
-from cti.auth import Credentials, load_session_key
-from cti.roles import ADMIN, VIEWER
 from cti.agi import AgiServer, default_registry
 from cti.ami import TOPIC_STATE, AmiClient
+from cti.auth import Credentials, load_session_key
 from cti.bus import EventBus
+from cti.roles import ADMIN, VIEWER
 from cti.settings import Settings
 from queue_monitor.summary import NO_MONITOR, summary_line
 

@@ -68,7 +68,7 @@ def prepare(settings) -> None:
     """Before the parts open anything: data_dir and the folders and SQLite files of every setting."""
     capture = Path(settings.recordings.capture_dir).absolute() if settings.recordings.enabled else None
     private_dir(settings.data_dir)
-    for name, value in _values(settings):
+    for _name, value in _values(settings):
         path = sqlite_file(value) if isinstance(value, str) else None
         if path is None and isinstance(value, Path) and value.suffix == ".db":
             path = value

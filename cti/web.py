@@ -28,7 +28,7 @@ from cti.auth import Credentials, Principal
 log = logging.getLogger(__name__)
 
 CREDENTIALS: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
-REFUSALS: web.AppKey["RefusalLog"] = web.AppKey("refusals", object)
+REFUSALS: web.AppKey[RefusalLog] = web.AppKey("refusals", object)
 COOKIE = "cti_token"
 WEBSOCKETS: web.AppKey[weakref.WeakSet] = web.AppKey("websockets", weakref.WeakSet)
 # Parts add callables returning extra /healthz fields (the AMI session's event-time source: issue 16).

@@ -22,7 +22,7 @@ import yarl
 from calls_support import settings_for
 from tickets_support import free_port
 
-from cti import logs, roles
+from cti import logs
 from cti.app import Layer
 from cti.tickets import signing
 

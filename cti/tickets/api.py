@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from cti.roles import AGENT, principal, require_own
 from cti.tickets import payload, signing
 from cti.tickets.models import CALLBACK_STATUSES
-from cti.roles import AGENT, principal, require_own
 from cti.tickets.service import SOURCES, URGENCIES, TicketError, TicketService, UnknownTicket
 from cti.web import BadBody, InvalidInput, StrictModel, body_as, json_object, validate
 
