@@ -28,7 +28,8 @@ def _await_chain(coro, depth: int = 30) -> list:
         nxt = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
         if nxt is not None and not hasattr(nxt, "cr_frame") and not hasattr(nxt, "gi_frame"):
             # an async generator's __anext__(): follow the generator found among the frame's locals
-            nxt = next((v for v in frame.f_locals.values() if inspect.isasyncgen(v) and v.ag_running), None)
+            owners = [*frame.f_locals.values(), getattr(frame.f_locals.get("self"), "gen", None)]   # contextlib
+            nxt = next((v for v in owners if inspect.isasyncgen(v) and v.ag_running), None)
         coro = nxt
     return frames
 
