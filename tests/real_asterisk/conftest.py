@@ -75,8 +75,7 @@ def layer_settings(switch: Switch, tmp_path: Path, **sections) -> Settings:
     hotlines = hotlines_for_tests(tmp_path)
     update = {
         "ami": s.ami.model_copy(update={"port": switch.ami_port, "reconnect_min": 0.05, "reconnect_max": 0.5}),
-        # a survey still running when a test stops its layer is cut after 1 s, not the shipped 10
-        "agi": s.agi.model_copy(update={"port": switch.agi_port, "shutdown_grace": 1.0}),
+        "agi": s.agi.model_copy(update={"port": switch.agi_port}),
         "http": s.http.model_copy(update={"port": 0, "token": TOKEN}),
         "flows": s.flows.model_copy(update={
             "flows_dir": ROOT / "config/flows", "prompts_dir": ROOT / "config/prompts",
