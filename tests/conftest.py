@@ -60,7 +60,8 @@ def pytest_runtest_protocol(item, nextitem):
     # A hang in a fixture's teardown ends with its event loop closed: dump the tasks from a watchdog
     # thread just before pytest-timeout fires (the loop is blocked in select() meanwhile).
     marker = item.get_closest_marker("timeout")
-    timeout = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    configured = item.config.getoption("timeout", None) or item.config.getini("timeout") or 0
+    timeout = float(marker.args[0]) if marker and marker.args else float(configured)
     watchdog = None
     if timeout > 10:
         def dump() -> None:
