@@ -293,7 +293,8 @@ class MonitorPart:
         m = self.settings
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), m.refresh_seconds)
+                async with asyncio.timeout(m.refresh_seconds):   # not wait_for: 3.11's can swallow a cancel
+                    await self._changed.wait()
             self._changed.clear()
             try:
                 local = self.local_snapshot()

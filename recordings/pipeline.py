@@ -137,7 +137,8 @@ class Pipeline:
                 delay = 1.0
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):   # not wait_for: 3.11's can swallow a cancel
+                    await self._wake.wait()
 
     def _done(self, task: asyncio.Task) -> None:
         self._jobs.discard(task)

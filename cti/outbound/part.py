@@ -178,7 +178,8 @@ class OutboundPart:
                 log.exception("outbound: scheduler round failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.tick)
+                async with asyncio.timeout(self.settings.tick):   # not wait_for: 3.11's can swallow a cancel
+                    await self._wake.wait()
 
     def inbound_waiting(self) -> int:
         """Callers waiting now in the inbound queues, as the queue monitor counts them (0 without it)."""

@@ -187,7 +187,8 @@ class LockstepClock(Clock):
             if delay > 0:
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), delay)
+                    async with asyncio.timeout(delay):   # not wait_for: 3.11's can swallow a cancel
+                        await self._changed.wait()
                 continue                 # an earlier timer or a hold may have come meanwhile
             heapq.heappop(self._timers)
             self._now = max(self._now, when)

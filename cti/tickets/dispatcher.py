@@ -74,7 +74,8 @@ class Dispatcher:
             if n >= self.settings.batch_size or self._stopping:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                async with asyncio.timeout(self.settings.poll_interval):   # not wait_for: 3.11's can swallow a cancel
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_once(self) -> int:
