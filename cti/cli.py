@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cti.app import run
 
     settings = _settings_or_exit(args.config)
-    logs.setup(settings.log.level)
+    logs.setup(settings.log.level, format=settings.log.format)
     found = checks.problems(settings)
     for key, message in found:
         logging.getLogger("cti").warning("setting %s: %s", key, message)
@@ -77,7 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from cti.demo import demo
 
     settings = _settings_or_exit(args.config)
-    logs.setup("WARNING" if not args.verbose else settings.log.level)
+    logs.setup("WARNING" if not args.verbose else settings.log.level, format=settings.log.format)
     return _run_until_signal(lambda stop: demo(settings, stop, speed=args.speed, seed=args.seed,
                                                           lockstep=args.lockstep))
 

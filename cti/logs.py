@@ -8,10 +8,18 @@ agent ids, caller names, AMI fields, YAML, exception text), so no call site can 
   neither forge a log line nor make grep see a binary file; a traceback's own lines are indented, so
   no line of it can pass for the start of a record;
 - SQLAlchemy's ``[parameters: ...]`` (the row values of a failed statement) are never written.
+
+Two formats (``log.format``): ``text``, one line per record (a traceback's lines indented below it),
+and ``json``, one JSON object per line for log collectors (``time`` ISO 8601 with offset, ``level``,
+``logger``, ``message``, and ``traceback`` when there is one), with the same masking and escaping:
+the decoded ``message`` is exactly what the text format writes. Both go to stderr, which systemd
+hands to journald (deploy/cti12345.service): no log file to rotate.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
 import sys
@@ -58,9 +66,28 @@ class SafeFormatter(logging.Formatter):
         head, sep, tail = text.partition("\n")
         if not sep:
             return head
-        lines = (_CONTROL_BUT_NEWLINE.sub(_escape_char, mask_numbers(_SQL_PARAMETERS.sub("[parameters hidden]", line)))
-                 for line in tail.split("\n"))
-        return head + "\n" + "\n".join("    " + line for line in lines)
+        return head + "\n" + "\n".join("    " + line for line in _safe_lines(tail))
+
+
+def _safe_lines(text: str) -> list[str]:
+    """The lines of a traceback, each masked and with its control characters escaped."""
+    return [_CONTROL_BUT_NEWLINE.sub(_escape_char, mask_numbers(_SQL_PARAMETERS.sub("[parameters hidden]", line)))
+            for line in text.split("\n")]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record on one line; the message as :class:`SafeFormatter` writes it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": dt.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": safe_text(record.getMessage())}
+        trace = self.formatException(record.exc_info) if record.exc_info else (record.exc_text or "")
+        if record.stack_info:
+            trace = f"{trace}\n{self.formatStack(record.stack_info)}".lstrip("\n")
+        if trace:
+            entry["traceback"] = "\n".join(_safe_lines(trace))
+        # ensure_ascii=False keeps Chinese readable; json.dumps escapes every control character left
+        return json.dumps(entry, ensure_ascii=False)
 
 
 class MaskingFilter(logging.Filter):
@@ -75,12 +102,15 @@ class MaskingFilter(logging.Filter):
 
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+FORMATS = ("text", "json")   # log.format
 
 
-def setup(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
-    """Log to ``stream`` (stderr) at ``level`` through :class:`SafeFormatter`; return the handler."""
+def setup(level: str = "INFO", stream: TextIO | None = None, format: str = "text") -> logging.Handler:
+    """Log to ``stream`` (stderr) at ``level`` in ``format`` (text or json); return the handler."""
+    if format not in FORMATS:
+        raise ValueError(f"log format {format!r} is not one of {', '.join(FORMATS)}")
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(SafeFormatter(FORMAT))
+    handler.setFormatter(SafeFormatter(FORMAT) if format == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

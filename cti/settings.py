@@ -87,6 +87,7 @@ class DatabaseSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"   # json: one object per line for log collectors (cti/logs.py)
 
 
 class HttpSettings(Section):
