@@ -67,6 +67,13 @@ class CallEnded:
 
     agent: str                         # the agent who answered it
     call_id: str                       # the citizen's AMI uniqueid, as in the screen pop
+    # what the call was, for its disposition (话后小结, cti/dispositions): its line follows queue and tags
+    caller: str = ""
+    queue: str = ""
+    hotline: str = ""
+    tags: tuple[str, ...] = ()
+    connected_at: float | None = None  # Asterisk's clock, epoch seconds
+    ended_at: float = 0.0              # the layer's clock (time.time()) when the end was heard, epoch seconds
 
     def to_json(self) -> dict:
         return {"type": "call_ended", **asdict(self)}

@@ -95,7 +95,9 @@ class CallControl:
         if notice.kind == "ended":
             self._remember(call)
             if call.agent:   # the agent's desktop closes the pop (the agent toolbar's cti-call-ended)
-                self.bus.publish(TOPIC_CALL_ENDED, CallEnded(call.agent, call.id))
+                hotline, tags = self.hotline_and_tags(call)
+                self.bus.publish(TOPIC_CALL_ENDED, CallEnded(call.agent, call.id, call.caller, call.queue, hotline,
+                                                             tags, call.connected_at, time.time()))
             return
         if t is None:
             return
