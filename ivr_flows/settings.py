@@ -22,7 +22,7 @@ class FlowsSettings(Section):
     entry_flow: str = "main"
     survey_flow: str = "survey"
     default_queue: str = "public"
-    queues: list[str] = ["public", "enterprise", "supervision"]
+    queues: list[str] = ["public", "enterprise", "supervision", "talent"]
     hotlines_file: Path = Path("config/hotlines.yaml")
     max_steps: int = Field(200, ge=10, le=100_000)
     max_goto_depth: int = Field(8, ge=1, le=100)

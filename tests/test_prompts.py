@@ -95,7 +95,7 @@ def test_prompts_lists_each_prompt_its_text_and_whether_asterisk_finds_its_audio
     assert rows["cti12345/main-menu"] == ["有 present  cti12345/main-menu.wav", CATALOGUE["cti12345/main-menu"]["text"]]
     assert rows["cti12345/no-key"][0] == "有 present  cti12345/no-key.gsm"
     assert rows["cti12345/welcome"][0] == "有 present  en/cti12345/welcome.sln"
-    assert rows["cti12345/yiqilai-menu-short"] == ["缺 MISSING", "请按1、2或0。"]
+    assert rows["cti12345/yiqilai-menu-short"] == ["缺 MISSING", "请按1、2、3或0。"]
     assert rows["cti12345/goodbye"][0] == "缺 MISSING"
     assert rows["cti12345/holiday"][0] == "缺 MISSING  (only under zh/)"
     assert f"{len(CATALOGUE)} prompt(s), {len(CATALOGUE) - 3} with audio, 3 missing" in err
