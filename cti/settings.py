@@ -152,6 +152,7 @@ class Settings(Section):
     calls: CallsSettings = CallsSettings()
     recordings: RecordingsSettings = RecordingsSettings()
     outbound: OutboundSettings = OutboundSettings()
+    specialists: Path = Path("config/specialists.yaml")   # the specialist directory (cti/specialists.py)
 
     @field_validator("data_dir")
     @classmethod
