@@ -59,14 +59,7 @@ class Hotline:
 
     def answers_at(self, when: dt.datetime, calendar: WorkCalendar) -> bool:
         """Whether the department answers at local time ``when`` (its hours on working days)."""
-        if self.around_the_clock:
-            return True
-        if self.calendar_hours:
-            return calendar.is_working_time(when)
-        if not calendar.is_working_day(when.date()):
-            return False
-        t = when.time()
-        return any(start <= t < end for start, end in self.working_hours or ())
+        return open_at(self.working_hours, self.calendar_hours, when, calendar)
 
     def as_dict(self) -> dict[str, Any]:
         hours: Any = ALWAYS if self.around_the_clock else (
@@ -117,6 +110,37 @@ class Directory:
             return Decision("ticket", h, reason=f"{h.name} 非工作时间，已转{h.owner}工单 "
                                                 "(after hours: the request becomes a ticket)")
         return Decision("dial", h)
+
+
+Spans = tuple[tuple[dt.time, dt.time], ...]
+
+
+def hours_setting(raw: Any, calendar_default: bool) -> tuple[Spans | None, bool]:
+    """A ``working_hours`` value -> (spans or None for around the clock, whether the calendar's office
+    hours apply). ``raw`` is "always", "calendar", a list of HH:MM-HH:MM spans, or None (omitted: the
+    calendar's office hours when ``calendar_default``, else around the clock). Raises CalendarError."""
+    if raw is None:
+        return None, calendar_default
+    if raw == ALWAYS:
+        return None, False
+    if raw == "calendar":
+        return None, True
+    if isinstance(raw, list) and raw:
+        return parse_hours([str(s) for s in raw]), False
+    raise CalendarError("working_hours must be 'always', 'calendar' or a list of HH:MM-HH:MM spans")
+
+
+def open_at(spans: Spans | None, calendar_hours: bool, when: dt.datetime, calendar: WorkCalendar) -> bool:
+    """Whether someone with these hours answers at local time ``when``: the spans on working days of the
+    work calendar (statutory holidays and make-up days included), or the calendar's own office hours."""
+    if calendar_hours:
+        return calendar.is_working_time(when)
+    if spans is None:
+        return True
+    if not calendar.is_working_day(when.date()):
+        return False
+    t = when.time()
+    return any(start <= t < end for start, end in spans)
 
 
 def _line(node: yaml.Node | None) -> int:
@@ -203,20 +227,12 @@ def parse_directory(text: str, path: str = "hotlines.yaml") -> Directory:
         except (TypeError, ValueError):
             err("answer_timeout", f"{label}: answer_timeout must be seconds between 1 and 300, got {timeout_raw!r}")
             timeout = DEFAULT_TIMEOUT
-        hours_raw = entry.get("working_hours", defaults.get("working_hours"))
-        hours: tuple[tuple[dt.time, dt.time], ...] | None = None
-        calendar_hours = False
-        if hours_raw is None:
-            calendar_hours = kind == PARALLEL   # office hours of the work calendar
-        elif hours_raw == ALWAYS:
-            pass
-        elif isinstance(hours_raw, list) and hours_raw:
-            try:
-                hours = parse_hours([str(s) for s in hours_raw])
-            except CalendarError as exc:
-                err("working_hours", f"{label}: {exc}")
-        else:
-            err("working_hours", f"{label}: working_hours must be 'always' or a list of HH:MM-HH:MM spans")
+        try:   # omitted: a parallel-merged department keeps the office hours of the work calendar
+            hours, calendar_hours = hours_setting(entry.get("working_hours", defaults.get("working_hours")),
+                                                  calendar_default=kind == PARALLEL)
+        except CalendarError as exc:
+            err("working_hours", f"{label}: {exc}")
+            hours, calendar_hours = None, False
         if kind == EMERGENCY and (hours is not None or calendar_hours):
             err("working_hours", f"{label}: an emergency line is reached at any hour: use working_hours: always")
         if errs:
