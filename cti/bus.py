@@ -38,6 +38,7 @@ MESSAGE_TYPES: dict[str, str] = {
     "calls.call_ended": "cti.calls.messages:CallEnded",
     "calls.after_hours_request": "cti.calls.messages:AfterHoursRequest",
     "calls.department_leg": "cti.calls.stats:DepartmentLeg",
+    "calls.specialist_leg": "cti.calls.messages:SpecialistLeg",
     "tickets.request": "cti.messages:TicketRequest",
     "tickets.created": _TICKET_EVENT,
     "tickets.delivered": _TICKET_EVENT,
