@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from cti import files, web
+from cti import databases, files, web
 from cti.agi import AgiServer, default_registry
 from cti.ami import TOPIC_STATE, AmiClient
 from cti.auth import Credentials, load_session_key
@@ -167,6 +167,10 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
     from cti.ami import AmiState
 
     layer = Layer(settings)
+    if problems := await databases.problems(settings):   # before any part starts: nothing to stop
+        for problem in problems:
+            log.error("cannot start: %s", problem)
+        return 1
     try:
         await layer.start()
     except OSError as exc:

@@ -18,7 +18,7 @@ from cti.settings import ConfigError, load_settings
 # campaigns. "module" registers with its add_parser, "module:function" with that function.
 PART_COMMANDS = ("cti.simulator.cli", "cti.tickets.cli", "ivr_flows.cli", "ivr_flows.cli:add_prompts_parser",
                  "queue_monitor.cli", "cti.calls.cli", "recordings.cli", "cti.outbound.cli",
-                 "cti.specialists_cli")
+                 "cti.specialists_cli", "cti.databases")
 
 
 def _run_until_signal(main) -> int:

@@ -24,6 +24,7 @@ from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.linkage import TOPIC_LINKAGE, Handover
 from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
+from cti.schema import SchemaError
 from cti.web import InvalidInput, QueryModel, prepare_websocket, query_as
 from queue_monitor.cli import definitions, known_queues, period, period_problem, queue_problem
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
@@ -173,6 +174,8 @@ class MonitorPart:
         try:
             await self.store.create()
             await self._reload_today()
+        except SchemaError:
+            raise   # a database of another version: the start is refused with the command to run
         except Exception:
             log.exception("queue monitor: cannot open %s; call rows are kept in memory", self.store.url)
         loop = asyncio.get_running_loop()

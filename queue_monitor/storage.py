@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cti import schema
 from cti.calls.stats import DepartmentLeg
 from queue_monitor.engine import QueueCall
 from queue_monitor.followups import FollowupRecord
@@ -106,6 +107,9 @@ class FollowupRow(Base):
                               self.settled, self.at)
 
 
+SCHEMA = schema.Schema("monitor", Path(__file__).with_name("migrations"), "monitor_alembic_version", Base.metadata)
+
+
 def make_engine(url: str) -> AsyncEngine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
@@ -122,8 +126,9 @@ class CallStore:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        """At start: an empty database is made at head, one at head is used, any other raises
+        cti.schema.SchemaError naming the command to run."""
+        await schema.at_url(self.url, schema.ensure, SCHEMA)
 
     async def _insert(self, rows: list) -> int:
         if rows:

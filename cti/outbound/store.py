@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, inspect, select, text, update
+from pathlib import Path
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from cti import schema
 from cti.outbound.models import Base, Campaign, DoNotCall, FollowUp, LinkageEvent
 from cti.tickets.db import make_engine
 
 CLOSED_TICKETS = "closed-tickets"   # the campaign fed by the ticket backend's closes
-
-
-def _add_missing_columns(conn) -> None:
-    """Columns added since a database was created (create_all makes tables, never columns): each
-    ``ALTER TABLE ... ADD COLUMN`` with its server default, so stored follow-ups keep working."""
-    tables = [FollowUp.__table__]
-    inspector = inspect(conn)
-    for table in tables:
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in have:
-                kind = column.type.compile(conn.dialect)
-                default = f" DEFAULT {column.server_default.arg}" if column.server_default is not None else ""
-                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}"))
+SCHEMA = schema.Schema("outbound", Path(__file__).with_name("migrations"), "outbound_alembic_version", Base.metadata)
 
 
 class Store:
@@ -31,9 +21,9 @@ class Store:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
+        """At start: an empty database is made at head, one at head is used, any other raises
+        cti.schema.SchemaError naming the command to run."""
+        await schema.ensure(self.engine, SCHEMA)
 
     async def close(self) -> None:
         await self.engine.dispose()

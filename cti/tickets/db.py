@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from cti import schema
+from cti.tickets.models import Base
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "tickets_alembic_version"  # the tickets schema versions itself apart from other parts
+SCHEMA = schema.Schema("tickets", MIGRATIONS, VERSION_TABLE, Base.metadata)
 
 
 def async_url(url: str) -> str:
@@ -61,21 +63,11 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(url: str | None = None) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    if url:
-        cfg.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
-    return cfg
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to head on the engine's database (idempotent): `cti db upgrade`, tools and tests."""
+    await schema.upgrade(engine, SCHEMA)
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` on the engine's database (idempotent)."""
-
-    def upgrade(sync_conn) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
+async def ensure(engine: AsyncEngine) -> None:
+    """At start: an empty database is made at head, one at head is used, any other raises SchemaError."""
+    await schema.ensure(engine, SCHEMA)

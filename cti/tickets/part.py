@@ -10,7 +10,7 @@ from typing import Any
 from cti.messages import TOPIC_TICKET_REQUEST, Rating, TicketRequest
 from cti.tickets import deadlines
 from cti.tickets.api import TicketsApi
-from cti.tickets.db import make_engine, migrate
+from cti.tickets.db import ensure, make_engine
 from cti.tickets.dispatcher import Dispatcher
 from cti.tickets.outbox import Outbox
 from cti.tickets.service import TicketError, TicketService
@@ -49,7 +49,7 @@ class TicketsPart:
         self.api.setup(app)
 
     async def start(self) -> None:
-        await migrate(self.engine)
+        await ensure(self.engine)   # refuses a database of another version (cti.schema)
         await self.dispatcher.start()
         self._lights = asyncio.create_task(self._light_loop(), name="tickets-lights")
 
