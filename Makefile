@@ -3,8 +3,8 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-# System packages the suite needs; installed with apt only when missing.
-TEST_APT  := postgresql redis-server chromium fonts-wqy-zenhei ffmpeg espeak-ng
+# System packages the suite needs; installed with apt only when missing (systemd: systemd-analyze verify).
+TEST_APT  := postgresql redis-server chromium fonts-wqy-zenhei ffmpeg espeak-ng systemd
 DEMO_APT  := ffmpeg
 # Two pytest workers: a real-switch test mostly waits on the switch's own time (prompts, ring and talk).
 TEST_WORKERS ?= 2

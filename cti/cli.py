@@ -38,7 +38,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from cti import checks
 
     try:
-        settings = load_settings(args.path)
+        settings = load_settings(args.path or args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -113,9 +113,31 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write an editable copy of the shipped configuration (cti/init_config.py)."""
+    from pathlib import Path
+
+    from cti.init_config import InitError, write_copy
+
+    try:
+        written = write_copy(Path(args.dir), Path(args.data_dir), force=args.force)
+    except (InitError, OSError) as exc:
+        print(f"cti init: {exc}", file=sys.stderr)
+        return 1
+    settings = next(p for p in written if p.name == "cti.yaml")
+    print(f"wrote {len(written)} files into {settings.parent} (data_dir {Path(args.data_dir).absolute()})")
+    print(f"next: edit {settings} (ami.secret, agi.allow, http.credentials...), then\n"
+          f"  cti --config {settings} check-config && cti --config {settings} run")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from cti import __version__
+    from cti.init_config import DEFAULT_DATA_DIR
+
     parser = argparse.ArgumentParser(prog="cti", description="CTI layer of the 12345 hotline on Asterisk")
     parser.add_argument("--config", help="settings file (default: $CTI_CONFIG or config/cti.yaml)")
+    parser.add_argument("--version", action="version", version=f"cti12345 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="connect to Asterisk (AMI) and serve FastAGI")
@@ -134,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when a setting is weak or broken (a warning), not only when it is invalid")
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("init", help="write an editable copy of the shipped configuration into DIR")
+    p.add_argument("dir", help="where to write it, e.g. /etc/cti12345")
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                   help=f"data_dir of the written cti.yaml (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--force", action="store_true", help="overwrite files that are already there")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("agi-script", help="run an AGI handler over stdin/stdout (classic AGI)")
     p.add_argument("name", help="handler name, as in agi://host/<name>")

@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SHIPPED_MANAGER = Path(__file__).resolve().parents[2] / "config" / "asterisk" / "manager_cti.conf"
+from cti import shipped_config
+
+SHIPPED_MANAGER = shipped_config.asterisk("manager_cti.conf")   # the checkout's config/ or the wheel's copy
 ALL_CLASSES = None   # read = all
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cti import shipped_config
+
 from .config import QueueConfig
 
-SHIPPED_QUEUES = Path(__file__).resolve().parents[2] / "config" / "asterisk" / "queues_cti.conf"
+SHIPPED_QUEUES = shipped_config.asterisk("queues_cti.conf")   # the checkout's config/ or the wheel's copy
 ASTERISK_DEFAULTS = {"strategy": "ringall", "servicelevel": "0", "timeout": "15", "retry": "5",
                      "wrapuptime": "0", "autofill": "no"}
 SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*(?:\((?P<opts>[^)]*)\))?")
