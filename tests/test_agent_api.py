@@ -62,7 +62,7 @@ class Desk:
         raise AssertionError(f"{path} is not in the OpenAPI document")
 
     async def call(self, method: str, path: str, body=None, headers=TOKEN, expect: int = 200):
-        template = self._template(path)
+        template = self._template(path.split("?", 1)[0])
         op = self.doc["paths"][template][method.lower()]
         async with self.session.request(method, self.base + path, json=body, headers=headers) as r:
             data = await r.json()
@@ -138,6 +138,18 @@ async def test_every_documented_operation_answers_as_documented(tmp_path):
         third = await c.citizen(number="13800000004")
         await desk.call("POST", f"/api/calls/{third}/hangup")
         await until(lambda: c.control.tracker.get(third) is None)
+        # a policy specialist (政策专员) on an 一企来 call: the offer for a field, one of it rung (issue 21)
+        fourth = await c.citizen(number="13800000005", exten="98")           # the enterprise queue
+        offer = await desk.call("GET", f"/api/calls/{fourth}/specialists?field=税务")
+        assert (offer["line"]["id"], [s["id"] for s in offer["specialists"]]) == \
+            ("enterprise", ["tax-01", "tax-02", "tax-03"]), offer
+        await desk.call("GET", f"/api/calls/{fourth}/specialists?field=a/b", expect=400)
+        await desk.call("POST", f"/api/calls/{fourth}/specialist", {"field": "税务"}, expect=400)
+        await desk.call("POST", f"/api/calls/{fourth}/specialist", {"field": "社保", "specialist": "hrss-03"},
+                        expect=409)                                          # talent line only
+        rung = await desk.call("POST", f"/api/calls/{fourth}/specialist", {"field": "税务", "specialist": "tax-02"})
+        assert rung["specialist"]["id"] == "tax-02" and rung["owner"] == "地税局", rung
+        await c.state(fourth, "threeway")
         rates = await desk.call("GET", "/api/departments/answer-rates")
         assert {r["number"] for r in rates} >= {"12315", "12333"}
         await desk.call("GET", "/api/agents/6001/ws", expect=400)                 # not a WebSocket request

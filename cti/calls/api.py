@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Annotated, Literal
 
 from aiohttp import WSMsgType, web
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cti.calls import transfer as tx
 from cti.calls.agents import AGENT_ID, SPY_MODES, Agents, check_id
@@ -24,7 +24,7 @@ from cti.calls.messages import (
 from cti.calls.openapi import document
 from cti.calls.service import CallControl, CallError
 from cti.roles import require_own
-from cti.web import NoBody, StrictModel, body_as, prepare_websocket
+from cti.web import NoBody, QueryModel, StrictModel, body_as, prepare_websocket, query_as
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,26 @@ Id = Annotated[str, Field(pattern=AGENT_ID.pattern)]
 class NumberIn(StrictModel):
     """Transfer and three-way: the department hotline's digits."""
     number: str = Field(pattern=r"^\d{1,20}$")
+
+
+Field_ = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[^\s/]+$")]   # 税务, 社保, 市场准入...
+
+
+class SpecialistIn(StrictModel):
+    """Three-way call to a policy specialist: the field, and one specialist of the offer or each in turn."""
+    field: Field_
+    specialist: Id | None = None
+    in_turn: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SpecialistIn:
+        if (self.specialist is None) == (not self.in_turn):
+            raise ValueError("give either 'specialist' (one of the offer) or 'in_turn': true")
+        return self
+
+
+class OfferQuery(QueryModel):
+    field: Field_ | None = None
 
 
 class SpyIn(StrictModel):
@@ -84,8 +104,9 @@ class AgentHub:
 
 
 class CallsApi:
-    def __init__(self, control: CallControl, agents: Agents, hub: AgentHub) -> None:
+    def __init__(self, control: CallControl, agents: Agents, hub: AgentHub, specialists=None) -> None:
         self.control, self.agents, self.hub = control, agents, hub
+        self.specialists = specialists      # cti.calls.specialist_calls.SpecialistCalls
         self.doc = document()
 
     def setup(self, app: web.Application) -> None:
@@ -96,6 +117,8 @@ class CallsApi:
         r.add_get("/api/calls/{call_id}", self.call)
         r.add_post("/api/calls/{call_id}/transfer", self._wrap(self.blind))
         r.add_post("/api/calls/{call_id}/threeway", self._wrap(self.threeway))
+        r.add_get("/api/calls/{call_id}/specialists", self._wrap(self.specialist_offer))
+        r.add_post("/api/calls/{call_id}/specialist", self._wrap(self.specialist))
         r.add_post("/api/calls/{call_id}/cancel", self._wrap(self.cancel))
         r.add_post("/api/calls/{call_id}/drop-off", self._wrap(self.drop_off))
         r.add_post("/api/calls/{call_id}/hangup", self._wrap(self.hangup))
@@ -155,6 +178,22 @@ class CallsApi:
         self._own_call(request)
         t = await self.control.transfer(request.match_info["call_id"], body.number, tx.THREEWAY)
         return web.json_response(t.as_dict())
+
+    async def specialist_offer(self, request: web.Request) -> web.Response:
+        query = query_as(request, OfferQuery)
+        self._own_call(request)
+        return web.json_response(self._specialists().offer(request.match_info["call_id"], query.field or ""))
+
+    async def specialist(self, request: web.Request) -> web.Response:
+        body = await body_as(request, SpecialistIn)
+        self._own_call(request)
+        t = await self._specialists().ring(request.match_info["call_id"], body.field, body.specialist, body.in_turn)
+        return web.json_response(t.as_dict())
+
+    def _specialists(self):
+        if self.specialists is None:
+            raise CallError(503, "no_specialists", "no specialist directory is loaded (settings: specialists)")
+        return self.specialists
 
     async def cancel(self, request: web.Request) -> web.Response:
         await body_as(request, NoBody, required=False)

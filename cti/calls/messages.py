@@ -14,6 +14,7 @@ TOPIC_SCREEN_POP = "calls.screen_pop"
 TOPIC_TRANSFER = "calls.transfer"
 TOPIC_AFTER_HOURS = "calls.after_hours_request"
 TOPIC_CALL_ENDED = "calls.call_ended"
+TOPIC_SPECIALIST_LEG = "calls.specialist_leg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class TransferUpdate:
     reason: str
     recipient_channel: str             # the department leg's channel, "" before it rings
     answer_seconds: float | None       # ringing to answer, seconds; None: not answered
+    specialist: dict | None = None     # a policy specialist's leg: {id, name, department, field, line}
 
     def to_json(self) -> dict:
         return {"type": "transfer", **asdict(self)}
@@ -85,3 +87,23 @@ class AfterHoursRequest:
 
     number: str                        # the department hotline asked for
     ticket: TicketRequest
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialistLeg:
+    """A policy specialist's leg of a three-way call ended, answered or not (issue 21; iface21.md).
+
+    Times are epoch seconds from the switch's own Timestamps (ringing, answer, the leg's end); the answer
+    wait is ringing to answer, the figure the 15 s answer rate counts (queue_monitor/departments.py).
+    """
+
+    call_id: str                       # the citizen's AMI uniqueid
+    specialist_id: str                 # config/specialists.yaml id
+    specialist_name: str
+    department: str
+    field: str                         # the field the agent asked for (税务, 社保...)
+    line: str                          # the call's line id (enterprise, talent, public)
+    answered: bool
+    answer_seconds: float | None       # ringing to answer, seconds; None: not answered
+    started_at: float                  # the leg began ringing
+    ended_at: float                    # the leg's transfer reached its end state

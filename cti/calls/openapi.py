@@ -13,7 +13,33 @@ TRANSFER = {"type": "object", "required": ["id", "call_id", "kind", "number", "s
                            "state": {"type": "string"}, "done": {"type": "boolean"},
                            "reason": {"type": "string"}, "agent": {"type": "string"},
                            "recipient_channel": {"type": "string"},
-                           "answer_seconds": {"type": ["number", "null"]}}}
+                           "answer_seconds": {"type": ["number", "null"]},
+                           "specialist": {"oneOf": [{"type": "null"}, {
+                               "type": "object", "description": "a policy specialist's leg (政策专员)",
+                               "required": ["id", "name", "department", "field", "line"],
+                               "properties": {k: {"type": "string"} for k in
+                                              ("id", "name", "department", "field", "line")}}]}}}
+SPECIALIST = {"type": "object", "required": ["id", "name", "department", "fields", "lines"],
+              "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                             "department": {"type": "string"}, "number": {"type": "string"},
+                             "fields": {"type": "array", "items": {"type": "string"}},
+                             "lines": {"type": "array", "items": {"type": "string"}},
+                             "working_hours": {}, "answer_timeout": {"type": "number"}}}
+OFFER = {"type": "object", "required": ["call_id", "line", "fields", "specialists"],
+         "properties": {"call_id": {"type": "string"},
+                        "line": {"type": "object", "description": "the call's line (config/specialists.yaml)",
+                                 "required": ["id", "name"], "properties": {
+                                     "id": {"type": "string"}, "name": {"type": "string"},
+                                     "queue": {"type": "string"}, "tag": {"type": "string"}, "ivr": {}}},
+                        "fields": {"type": "array", "items": {"type": "string"},
+                                   "description": "fields some specialist of the line covers"},
+                        "field": {"type": ["string", "null"]},
+                        "specialists": {"type": "array", "items": {"$ref": "#/components/schemas/Specialist"},
+                                        "description": "in working hours now, in the order 'in turn' rings"},
+                        "last_resort": {"oneOf": [{"type": "null"}, {
+                            "type": "object", "required": ["number"], "properties": {
+                                "number": {"type": "string"}, "name": {"type": "string"},
+                                "owner": {"type": "string"}}}]}}}
 CALL = {"type": "object", "required": ["id", "caller", "queue", "agent", "wait_seconds"],
         "properties": {"id": {"type": "string"}, "caller": {"type": "string"}, "caller_name": {"type": "string"},
                        "queue": {"type": "string"}, "agent": {"type": "string"},
@@ -112,7 +138,8 @@ def document() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "query": {"type": "apiKey", "in": "query", "name": "token"}},
             "schemas": {"Error": ERROR, "Transfer": TRANSFER, "Call": CALL, "Hotline": HOTLINE, "Agent": AGENT,
-                        "Spy": SPY, "DepartmentFigures": DEPT, **models.schemas}},
+                        "Spy": SPY, "DepartmentFigures": DEPT, "Specialist": SPECIALIST,
+                        "SpecialistOffer": OFFER, **models.schemas}},
         "security": [{"bearer": []}, {"query": []}],
         "paths": {
             "/api/openapi.json": {"get": {"summary": "this document", "responses": {
@@ -130,6 +157,19 @@ def document() -> dict:
             "/api/calls/{call_id}/threeway": _call_op(
                 "three-way call: ring the department (the citizen hears hold music), then all three talk",
                 transfer_ok, NUMBER_BODY, (400, 404, 409, 422, 502, 503)),
+            "/api/calls/{call_id}/specialists": {"get": {
+                "summary": "policy specialists (政策专员) the agent may bring into a three-way call: the call's line, "
+                           "its fields, and for `field` those in working hours now, the department hotline last",
+                "parameters": [CALL_ID, {"name": "field", "in": "query", "required": False,
+                                         "schema": {"type": "string", "maxLength": 32}, "example": "税务"}],
+                "responses": {"200": _json(_ref("SpecialistOffer"), "the offer"), **_errors(400, 404, 503)}}},
+            "/api/calls/{call_id}/specialist": _call_op(
+                "three-way call to a policy specialist: one of the offer, or each in turn until one answers with "
+                "the department hotline last (the same three-way machine as a hotline; follow it on the WebSocket)",
+                transfer_ok, _body({"type": "object", "required": ["field"], "properties": {
+                    "field": {"type": "string", "maxLength": 32}, "specialist": {"type": "string"},
+                    "in_turn": {"type": "boolean"}}}, {"field": "税务", "in_turn": True}),
+                (400, 404, 409, 422, 502, 503)),
             "/api/calls/{call_id}/cancel": _call_op("cancel the three-way call: back to the citizen alone",
                                                     transfer_ok),
             "/api/calls/{call_id}/drop-off": _call_op("the agent leaves; citizen and department stay connected",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
@@ -11,10 +12,13 @@ from cti.calls.agents import Agents
 from cti.calls.api import AgentHub, CallsApi
 from cti.calls.service import CallControl
 from cti.calls.settings import CallsSettings
+from cti.calls.specialist_calls import SpecialistCalls
 from cti.hotlines import load_directory
+from cti.specialists import SpecialistDirectory, load_specialists
 from ivr_flows.record import TOPIC_SESSION as TOPIC_IVR_SESSION
 
 log = logging.getLogger(__name__)
+DEFAULT_SPECIALISTS = Path("config/specialists.yaml")
 
 
 class CallsPart:
@@ -32,10 +36,27 @@ class CallsPart:
         self.control = CallControl(layer.bus, layer.ami, self.directory, self.calendar, tz, s)
         self.agents = Agents(self.control)
         self.hub = AgentHub(layer.bus)
-        self.api = CallsApi(self.control, self.agents, self.hub)
+        self.specialists = SpecialistCalls(self.control, self.load_specialists(layer.settings))
+        self.api = CallsApi(self.control, self.agents, self.hub, self.specialists)
         layer.bus.subscribe(TOPIC_EVENT, self.control.on_ami_event)
         layer.bus.subscribe(TOPIC_RESYNCED, self.control.on_resynced)
         layer.bus.subscribe(TOPIC_IVR_SESSION, self.control.on_ivr_session)
+
+    def load_specialists(self, settings) -> SpecialistDirectory | None:
+        """The specialist directory (settings ``specialists``), checked against the hotlines and the flows;
+        a bad file raises (SpecialistError: file:line of each problem), a missing one turns the feature off."""
+        path = Path(getattr(settings, "specialists", None) or DEFAULT_SPECIALISTS)
+        if not path.exists():
+            log.warning("calls: no specialist directory at %s: three-way calls to specialists are off", path)
+            return None
+        flows = getattr(settings, "flows", None)
+        return load_specialists(path, self.directory, getattr(flows, "flows_dir", None))
+
+    def reload(self, settings) -> None:
+        """SIGHUP: read the specialist directory again; a bad file raises and the old one stays in force."""
+        directory = self.load_specialists(settings)
+        if directory is not None:
+            self.specialists.reload(directory)
 
     def setup_web(self, app) -> None:
         self.api.setup(app)

@@ -22,14 +22,16 @@ from cti.calls.messages import (
     TOPIC_AFTER_HOURS,
     TOPIC_CALL_ENDED,
     TOPIC_SCREEN_POP,
+    TOPIC_SPECIALIST_LEG,
     TOPIC_TRANSFER,
     AfterHoursRequest,
     CallEnded,
     ScreenPop,
+    SpecialistLeg,
     TransferUpdate,
 )
 from cti.calls.settings import CallsSettings
-from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg, DepartmentStats
+from cti.calls.stats import SPECIALIST_KIND, TOPIC_DEPARTMENT_LEG, DepartmentLeg, DepartmentStats
 from cti.calls.tracker import Call, CallTracker, Notice
 from cti.hotlines import Directory
 from cti.messages import TOPIC_TICKET_REQUEST, TicketRequest
@@ -63,6 +65,7 @@ class CallControl:
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=max(1, self.settings.history_per_caller)))
         self.make_ticket: TicketMaker | None = None
         self.ring_latencies: list[float] = []     # request -> department ringing, layer seconds
+        self.on_transfer_end: Callable[[Call, tx.Transfer], None] | None = None   # specialist_calls' next ring
         self._tasks: set[asyncio.Task] = set()
 
     # -- bus inputs -------------------------------------------------------------------------------------
@@ -106,10 +109,12 @@ class CallControl:
             self.ring_latencies.append(t.ringing_wall - t.requested_at)
         for effect in notice.effects:
             if effect == tx.PLAY_THREEWAY and call.agent_channel:
-                self._spawn(self._send(t, actions.threeway_merge(call.agent_channel, self.settings.threeway_code)))
+                self.spawn(self._send(t, actions.threeway_merge(call.agent_channel, self.settings.threeway_code)))
             elif effect == tx.HANGUP_RECIPIENT and t.recipient:
-                self._spawn(self._send(t, [actions.hangup(t.recipient)], fail_transfer=False))
+                self.spawn(self._send(t, [actions.hangup(t.recipient)], fail_transfer=False))
         self._publish_transfer(call, t)
+        if t.done and self.on_transfer_end is not None:
+            self.on_transfer_end(call, t)
 
     def _publish_transfer(self, call: Call, t: tx.Transfer) -> None:
         if t.published_state == t.state:
@@ -120,10 +125,15 @@ class CallControl:
         self.bus.publish(TOPIC_TRANSFER, TransferUpdate(**(t.as_dict() | {"call_id": call.id})))
         if t.done and t.ringing_at is not None and not t.leg_recorded:
             t.leg_recorded = True
-            leg = DepartmentLeg(call.id, t.number, t.owner, t.kind, t.emergency, t.ringing_at,
-                                t.answer_seconds, t.state)
+            s = t.specialist   # a specialist's leg counts on the specialist, next to the hotlines
+            leg = DepartmentLeg(call.id, s["id"] if s else t.number, t.owner, SPECIALIST_KIND if s else t.kind,
+                                t.emergency, t.ringing_at, t.answer_seconds, t.state)
             self.stats.add(leg)
             self.bus.publish(TOPIC_DEPARTMENT_LEG, leg)
+            if s:
+                self.bus.publish(TOPIC_SPECIALIST_LEG, SpecialistLeg(
+                    call.id, s["id"], s["name"], s["department"], s["field"], s["line"], t.answered_at is not None,
+                    t.answer_seconds, t.ringing_at, t.ended_at or t.ringing_at))
 
     def _remember(self, call: Call) -> None:
         if call.caller and self.settings.history_per_caller:
@@ -169,7 +179,7 @@ class CallControl:
             raise CallError(404, "unknown_call", f"no call with id {call_id!r} is connected to an agent")
         return call
 
-    def _free_call(self, call_id: str) -> Call:
+    def free_call(self, call_id: str) -> Call:
         call = self.call(call_id)
         if not call.agent_channel:
             raise CallError(409, "no_agent", "the agent has already left this call")
@@ -180,7 +190,7 @@ class CallControl:
 
     async def transfer(self, call_id: str, number: str, kind: str) -> tx.Transfer:
         """Three-way call or one-key (blind) transfer of ``call_id`` to hotline ``number``."""
-        call = self._free_call(call_id)
+        call = self.free_call(call_id)
         decision = self.directory.decide(number, self.clock(), self.calendar)
         if decision.action == "refuse":
             raise CallError(422, "not_transferable", decision.reason)
@@ -189,21 +199,27 @@ class CallControl:
             ticket = await self._after_hours(call, h)
             raise CallError(409, "after_hours", decision.reason, ticket=ticket, owner=h.owner)
         t = tx.Transfer(call.id, kind, h.number, call.agent_channel, call.citizen, agent=call.agent,
-                        emergency=decision.emergency, hotline_name=h.name, owner=h.owner, requested_at=time.time())
-        self.tracker.start_transfer(t)
-        s = self.settings
-        if kind == tx.THREEWAY:
-            steps = actions.department_vars(call.agent_channel, h.dial, h.answer_timeout, t.emergency) + \
-                actions.threeway_start(call.agent_channel, h.number, s.department_context, s.atxfer_code)
-        else:
-            steps = actions.department_vars(call.citizen, h.dial, h.answer_timeout, t.emergency) + \
-                [actions.blind(call.agent_channel, h.number, s.transfer_context)]
+                        emergency=decision.emergency, hotline_name=h.name, owner=h.owner)
         if t.emergency:
             log.warning("EMERGENCY linkage: call %s (caller %s) to %s %s", call.id, mask_number(call.caller),
                         h.number, h.name)
+        await self.start(call, t, h.dial, h.answer_timeout)
+        return t
+
+    async def start(self, call: Call, t: tx.Transfer, dial: str, answer_timeout: float) -> None:
+        """Run ``t`` (to a hotline or a specialist: ``t.number`` is the [departments] extension, ``dial`` how
+        the dialplan reaches it): the recorded three-way or one-key transfer recipe."""
+        t.requested_at = time.time()
+        self.tracker.start_transfer(t)
+        s = self.settings
+        if t.kind == tx.THREEWAY:
+            steps = actions.department_vars(call.agent_channel, dial, answer_timeout, t.emergency) + \
+                actions.threeway_start(call.agent_channel, t.number, s.department_context, s.atxfer_code)
+        else:
+            steps = actions.department_vars(call.citizen, dial, answer_timeout, t.emergency) + \
+                [actions.blind(call.agent_channel, t.number, s.transfer_context)]
         self._publish_transfer(call, t)
         await self._send(t, steps, raise_errors=True)
-        return t
 
     async def cancel(self, call_id: str) -> tx.Transfer:
         """Three-way: back to the citizen alone (abort while ringing, drop the department once all talk)."""
@@ -283,7 +299,7 @@ class CallControl:
             if raise_errors:
                 raise
 
-    def _spawn(self, coro) -> None:
+    def spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 TOPIC_DEPARTMENT_LEG = "calls.department_leg"
+SPECIALIST_KIND = "specialist"   # a policy specialist's three-way leg: number is the specialist's id
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class DepartmentLeg:
     call_id: str
     number: str
     owner: str
-    kind: str                      # threeway | blind
+    kind: str                      # threeway | blind | specialist | test (拨测, cti.outbound)
     emergency: bool
     ringing_at: float              # AMI Timestamp
     answer_seconds: float | None   # None: not answered

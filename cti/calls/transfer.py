@@ -67,6 +67,8 @@ class Transfer:
     ringing_wall: float | None = None      # layer clock when the department leg was seen (benchmark)
     published_state: str = ""              # the last state told to the bus
     leg_recorded: bool = False             # the department leg went into the answer-rate figures
+    specialist: dict | None = None         # a policy specialist's leg: {id, name, department, field, line}
+    agent_back_at: float | None = None     # Unhold of the agent: back with the citizen (even after the end)
 
     # -- helpers ------------------------------------------------------------------------------------
     @property
@@ -144,6 +146,7 @@ class Transfer:
 
     def on_agent_back(self, ts: float) -> list[str]:
         """Unhold of the agent: Asterisk re-bridged agent and citizen (abort or no answer)."""
+        self.agent_back_at = ts   # a busy leg ends first; who rings next waits for this (specialist_calls)
         if self.kind != THREEWAY or self.state not in (REQUESTED, RINGING, ANSWERED):
             return []
         if self.cancel_requested:
@@ -192,4 +195,5 @@ class Transfer:
         return {"id": self.id, "call_id": self.call_id, "kind": self.kind, "number": self.number,
                 "hotline_name": self.hotline_name, "owner": self.owner, "emergency": self.emergency,
                 "state": self.state, "done": self.done, "reason": self.reason, "agent": self.agent,
-                "recipient_channel": self.recipient, "answer_seconds": self.answer_seconds}
+                "recipient_channel": self.recipient, "answer_seconds": self.answer_seconds,
+                "specialist": self.specialist}
