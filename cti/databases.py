@@ -42,19 +42,29 @@ def _absent(url: str) -> bool:
     return path is not None and not path.exists()
 
 
-async def _upgrade(settings: Settings) -> int:
+async def upgrade_all(settings: Settings) -> tuple[list[str], list[str]]:
+    """Every database to head (`cti db upgrade`, and `cti demo` on its own data): what was done, one line a
+    database, and why any was not upgraded."""
     files.prepare(settings)     # a database made here is 0600 like one made by `cti run`
-    failed = 0
+    done, failed = [], []
     for s, url in databases(settings):
         try:
             before = await schema.at_url(url, schema.upgrade, s)
         except schema.SchemaError as exc:
-            print(f"not upgraded: {exc}", file=sys.stderr)
-            failed += 1
+            failed.append(f"not upgraded: {exc}")
             continue
         was = before.current or ("empty" if before.empty else "unversioned")
-        done = "up to date" if before.current == before.head else f"upgraded {was} -> {before.head}"
-        print(f"{s.name}: {done} ({before.where})")
+        what = "up to date" if before.current == before.head else f"upgraded {was} -> {before.head}"
+        done.append(f"{s.name}: {what} ({before.where})")
+    return done, failed
+
+
+async def _upgrade(settings: Settings) -> int:
+    done, failed = await upgrade_all(settings)
+    for line in done:
+        print(line)
+    for line in failed:
+        print(line, file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -16,6 +16,7 @@ import sys
 
 from cti.app import Layer
 from cti.auth import hash_pin
+from cti.databases import upgrade_all
 from cti.settings import Settings
 
 
@@ -82,6 +83,11 @@ async def demo(settings: Settings, stop: asyncio.Event, *, speed: float = 1.0, s
     # The layer listens first: the demo's first caller rings at once and its IVR needs our FastAGI port
     # (the AMI session connects as soon as the simulator listens, and resyncs what came before).
     layer = Layer(settings)
+    _done, failed = await upgrade_all(settings)   # the demo's own data: kept up to date with no step to run
+    for line in failed:
+        print(f"cannot start the demo: {line}", file=sys.stderr, flush=True)
+    if failed:
+        return 1
     sim = None
     try:
         await layer.start()
