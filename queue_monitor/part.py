@@ -268,6 +268,7 @@ class MonitorPart:
         snap = self.engine.snapshot(now)
         snap["departments"] = self.departments.snapshot(now)
         snap["test_dials"] = self.test_dials.snapshot(now)
+        snap["specialists"] = self.departments.specialist_snapshot(now)   # 政策专员, next to the hotlines
         snap["linkage"] = self.linkage.snapshot(now)
         snap["followups"] = self.followups.snapshot(now)
         snap["recent_calls"] = recent_calls(self.recent, self.callers, self.recorded, self.settings.timezone,

@@ -104,6 +104,10 @@ DEPARTMENT_COLUMNS = [
 ]
 
 
+SPECIALIST_COLUMNS = [("number", "政策专员 specialist"), *DEPARTMENT_COLUMNS[1:]]
+SPECIALIST_DEPARTMENT_COLUMNS = [("owner", "部门 department"), *DEPARTMENT_COLUMNS[2:]]
+
+
 def _cell(key: str, value) -> str:
     if value is None:
         return "-"
@@ -137,6 +141,8 @@ def render(rep: dict, fmt: str = "table") -> str:
     rows = [*rep["queues"], rep["total"]]
     departments = [*rep.get("departments", ()), rep["departments_total"]] if rep.get("departments") else []
     tests = [*rep.get("test_dials", ()), rep["test_dials_total"]] if rep.get("test_dials") else []
+    specialists = [*rep.get("specialists", ()), rep["specialists_total"]] if rep.get("specialists") else []
+    specialist_departments = rep.get("specialist_departments") or []
     linkage = linkage_rows(rep)
     followups = followup_rows(rep)
     if fmt == "json":
@@ -145,6 +151,7 @@ def render(rep: dict, fmt: str = "table") -> str:
         buf = io.StringIO()
         w = csv.writer(buf)
         sections = ((COLUMNS, rows), (DEPARTMENT_COLUMNS, departments), (DEPARTMENT_COLUMNS, tests),
+                    (SPECIALIST_COLUMNS, specialists), (SPECIALIST_DEPARTMENT_COLUMNS, specialist_departments),
                     (LINKAGE_COLUMNS, linkage), (FOLLOWUP_COLUMNS, followups))
         for n, (columns, section) in enumerate(sections):
             if not section:
@@ -162,6 +169,11 @@ def render(rep: dict, fmt: str = "table") -> str:
     if tests:
         lines += ["", "拨测 test calls of department hotlines (counted apart from citizens' legs)"]
         lines += _table(DEPARTMENT_COLUMNS, tests)
+    if specialists:
+        lines += ["", "政策专员 policy specialists (三方通话 legs; 15秒接通率 = 15 s answers / legs offered)"]
+        lines += _table(SPECIALIST_COLUMNS, specialists)
+        lines += ["", "政策专员 by department"]
+        lines += _table(SPECIALIST_DEPARTMENT_COLUMNS, specialist_departments)
     lines += ["", "110联动 110 linkage: " + "; ".join(f"{r['label']} {r['count']}" for r in linkage)]
     lines += ["", "回访 follow-up calls (one per attempt; ratings of surveyed citizens)"]
     lines += _table(FOLLOWUP_COLUMNS[1:], followups)

@@ -11,7 +11,7 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from queue_monitor.departments import merge_departments
+from queue_monitor.departments import by_department, merge_departments
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
 from queue_monitor.followups import merge_followups
@@ -88,10 +88,16 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "hotlines": {h: merge_scopes(v, defs, h) for h, v in sorted(hotlines.items())},
         "departments": merge_departments(snapshots[i].get("departments", []) for i in names),
         "test_dials": merge_departments(snapshots[i].get("test_dials", []) for i in names),   # 拨测, apart
+        **_specialists(merge_departments(snapshots[i].get("specialists", []) for i in names)),
         "linkage": merge_linkage(snapshots[i].get("linkage") for i in names),
         "followups": merge_followups(snapshots[i].get("followups") for i in names),
         "event_time": event_time(snapshots),
     }
+
+
+def _specialists(rows: list[dict]) -> dict:
+    """政策专员: per specialist (number = its id) and per department, like the department hotlines."""
+    return {"specialists": rows, "specialist_departments": by_department(rows)}
 
 
 def event_time(snapshots: dict[str, dict]) -> dict:
@@ -138,4 +144,3 @@ def merge_recent(local_name: str, snapshots: dict[str, dict], limit: int = 10) -
                 row.update(play=row.get("link"), signed=True)
             rows.append(row)
     return sorted(rows, key=lambda r: r["ended_at"], reverse=True)[:limit]
-
