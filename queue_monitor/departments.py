@@ -1,6 +1,10 @@
 """Department hotline figures (部门热线): each department leg rung by a three-way call or a one-key
 transfer, counted on the department's number; pure, shared by the live wall and the reports.
 
+A policy specialist's leg (政策专员, issue 21: kind ``specialist``, number the specialist's id, owner the
+department) is counted the same way, per specialist and per department, in rows of its own next to the
+hotlines' (never mixed into a hotline's rate).
+
 A leg counts in the period containing its ringing moment. A leg the agent withdrew before the
 department had its chance (cancelled, failed) is not offered to the department, as in cti.calls.stats.
 The 15 s answer rate is legs answered within the service level over legs offered (the seeds' >= 95%
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from cti.calls.stats import DepartmentLeg
+from cti.calls.stats import SPECIALIST_KIND, DepartmentLeg
 from queue_monitor.figures import Definitions
 from queue_monitor.windows import DayClock
 
@@ -76,6 +80,10 @@ def is_test(leg: DepartmentLeg) -> bool:
     return leg.kind == TEST_KIND
 
 
+def is_specialist(leg: DepartmentLeg) -> bool:
+    return leg.kind == SPECIALIST_KIND
+
+
 def tallies(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, end: float) -> dict[str, dict]:
     """number -> {"owner", "emergency", "tally"} for the legs rung in [start, end)."""
     out: dict[str, dict] = {}
@@ -102,10 +110,17 @@ def report_rows(legs: Iterable[DepartmentLeg], defs: Definitions, start: float, 
     """The 部门热线 section of a report: one row per department number and their total, from the citizens'
     legs; the test calls (拨测) in their own rows and total, never mixed into the citizens' rate."""
     legs = list(legs)
-    rows, total = _rows((x for x in legs if not is_test(x)), defs, start, end)
+    rows, total = _rows((x for x in legs if not is_test(x) and not is_specialist(x)), defs, start, end)
     test_rows, test_total = _rows((x for x in legs if is_test(x)), defs, start, end)
+    specialist_rows, specialist_total = _rows((x for x in legs if is_specialist(x)), defs, start, end)
+    by_owner: dict[str, DepartmentTally] = {}
+    for row in specialist_rows:
+        by_owner.setdefault(row["owner"], DepartmentTally()).merge(DepartmentTally(**row["counters"]))
     return {"departments": rows, "departments_total": total,
-            "test_dials": test_rows, "test_dials_total": test_total | {"number": "拨测合计 test total"}}
+            "test_dials": test_rows, "test_dials_total": test_total | {"number": "拨测合计 test total"},
+            "specialists": specialist_rows, "specialists_total": specialist_total | {"number": "专员合计 total"},
+            "specialist_departments": [{"number": owner, "owner": owner, "emergency": False, **t.figures()}
+                                       for owner, t in sorted(by_owner.items())]}
 
 
 class DepartmentBoard:
@@ -125,13 +140,23 @@ class DepartmentBoard:
         return True
 
     def snapshot(self, now: float) -> list[dict]:
-        today = self.day.day_of(now)
-        horizon = min([today, *(now - s for s in self.windows.values())])
+        """The hotlines' rows (a board of test calls holds only those)."""
+        return self._rows(now, [leg for leg in self._keep(now) if not is_specialist(leg)])
+
+    def specialist_snapshot(self, now: float) -> list[dict]:
+        """The policy specialists' rows: number is the specialist's id, owner the department."""
+        return self._rows(now, [leg for leg in self._keep(now) if is_specialist(leg)])
+
+    def _keep(self, now: float) -> list[DepartmentLeg]:
+        horizon = min([self.day.day_of(now), *(now - s for s in self.windows.values())])
         self.legs = [leg for leg in self.legs if leg.ringing_at >= horizon]
-        periods = {**{name: now - s for name, s in self.windows.items()}, "today": today}
+        return self.legs
+
+    def _rows(self, now: float, legs: list[DepartmentLeg]) -> list[dict]:
+        periods = {**{name: now - s for name, s in self.windows.items()}, "today": self.day.day_of(now)}
         rows: dict[str, dict] = {}
         for name, start in periods.items():
-            for number, d in tallies(self.legs, self.defs, start, float("inf")).items():
+            for number, d in tallies(legs, self.defs, start, float("inf")).items():
                 row = rows.setdefault(number, {"number": number, "owner": d["owner"], "emergency": d["emergency"],
                                                "windows": {}})
                 row["windows"][name] = d["tally"].figures()
@@ -156,3 +181,8 @@ def merge_departments(lists: Iterable[list[dict]]) -> list[dict]:
         out.append({"number": number, "owner": m["owner"], "emergency": m["emergency"],
                     "windows": {name: t.figures() for name, t in m["tallies"].items()}})
     return out
+
+
+def by_department(rows: Iterable[dict]) -> list[dict]:
+    """Specialists' rows (a snapshot's or merged) summed per department (owner), same shape, number = owner."""
+    return merge_departments([[{**row, "number": row["owner"], "emergency": False} for row in rows]])
