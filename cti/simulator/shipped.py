@@ -6,10 +6,14 @@ checked by tests/real_asterisk/test_parity.py):
 - ``[cti-inbound]``: 12345 sets ``__CTI_HOTLINE``; the directly merged hotlines (read from the file's
   ``Goto(cti-merged,...)`` lines) set it to their own number; 12345110 (110 hand-over) sets
   ``__CTI_HOTLINE=110``, ``__CTI_TAGS``, raises UserEvent CTILinkage and skips the menu.
-- ``[cti-ivr]``: Answer (half a second), the layer's AGI ``ivr`` (fail-open to ``public``), a transfer
+- ``[cti-agi]``: ``CTI_AGI`` from ``CTI_AGI_HOST``/``CTI_AGI_PORT``, ``CTI_AGI2`` (a second layer instance)
+  from ``CTI_AGI_HOST2``/``CTI_AGI_PORT2``, empty when that host is not set.
+- ``[cti-ivr]``: Answer (half a second), the layer's AGI ``ivr``, then the second host's when the first gave
+  no ``CTI_RESULT`` (unreachable or gone mid-menu; fail-open to ``public`` after both), a transfer
   when the AGI set ``CTI_DIAL``, else MixMonitor (``<Uniqueid>.raw`` created at once, 0 bytes until
   bridged), ``Queue(${CTIQUEUE},tTc,,,${CTI_QUEUE_TIMEOUT or 600})``, UserEvent QueueResult, the survey
-  AGI when ``CTI_SURVEY=yes``, Hangup; the ``h`` extension raises QueueResult again (so twice per call
+  AGI when ``CTI_SURVEY=yes`` (then the second host's only when the first was unreachable:
+  AGISTATUS=FAILURE), Hangup; the ``h`` extension raises QueueResult again (so twice per call
   when Queue() returned; once, with an empty QueueStatus, when the caller hung up inside Queue()).
 """
 
@@ -92,43 +96,65 @@ class ShippedDialplan:
 
     # -- [cti-ivr] ---------------------------------------------------------------------------------------
     async def ivr(self, ch: Channel, exten: str = "s") -> None:
-        pbx, cfg = self.pbx, self.pbx.config
+        pbx = self.pbx
         ch.context, ch.exten = "cti-ivr", exten
         if not await pbx.dialplan.answer(ch, 1):
             return await self.hangup(ch)
-        # [cti-agi]: CTI_AGI_HOST / CTI_AGI_PORT (a channel's own, else [globals]), else the configured server
-        host = pbx.variable(ch, "CTI_AGI_HOST") or cfg.agi_host
-        port = pbx.variable(ch, "CTI_AGI_PORT") or cfg.agi_port
-        url = f"agi://{host}:{port}/{cfg.agi_script}"
-        pbx.setvar(ch, "CTI_AGI", url.rsplit("/", 1)[0])
+        first, second = self.agi_hosts(ch)
         pbx.newexten(ch, "Set", "CTIQUEUE=public", 3)
         pbx.setvar(ch, "CTIQUEUE", "public")
         pbx.setvar(ch, "CTI_RESULT", "")
-        pbx.newexten(ch, "AGI", url, 5)
+        status = await self.agi(ch, f"{first}/{pbx.config.agi_script}", 5)
+        if ch.gone:
+            return
+        if status == "HANGUP" or ch.hangup_requested.is_set():
+            return await self.hangup(ch, ivr=True)
+        # no word from the first layer (unreachable, or gone mid-menu): the second one runs the IVR afresh
+        if second and not ch.variables.get("CTI_RESULT"):
+            log.info("CTI IVR on %s gave no result on %s (AGISTATUS=%s): trying %s", first, ch.name, status, second)
+            status = await self.agi(ch, f"{second}/{pbx.config.agi_script}", 9)
+            if ch.gone:
+                return
+            if status == "HANGUP" or ch.hangup_requested.is_set():
+                return await self.hangup(ch, ivr=True)
+        if ch.variables.get("CTI_RESULT") != "ok":
+            log.warning("CTI IVR failed on %s (AGISTATUS=%s CTI_RESULT=%s): queue %s", ch.name, status,
+                        ch.variables.get("CTI_RESULT", ""), ch.variables.get("CTIQUEUE", ""))
+        elif ch.variables.get("CTI_DIAL"):
+            await pbx.features.transfer_dial(ch, ch.variables["CTI_DIAL"], priority=13)
+            return
+        await self.queue(ch)
+
+    def agi_hosts(self, ch: Channel) -> tuple[str, str]:
+        """[cti-agi]: CTI_AGI from CTI_AGI_HOST / CTI_AGI_PORT (a channel's own, else [globals], else the
+        configured server) and CTI_AGI2 from CTI_AGI_HOST2 / CTI_AGI_PORT2 (empty without a second host)."""
+        pbx, cfg = self.pbx, self.pbx.config
+        first = f"agi://{pbx.variable(ch, 'CTI_AGI_HOST') or cfg.agi_host}:{pbx.variable(ch, 'CTI_AGI_PORT') or cfg.agi_port}"
+        host2 = pbx.variable(ch, "CTI_AGI_HOST2") or ""
+        second = f"agi://{host2}:{pbx.variable(ch, 'CTI_AGI_PORT2') or 4573}" if host2 else ""
+        pbx.setvar(ch, "CTI_AGI", first)
+        pbx.setvar(ch, "CTI_AGI2", second)
+        return first, second
+
+    async def agi(self, ch: Channel, url: str, priority: int) -> str:
+        """AGI(url): the layer's AGISTATUS (SUCCESS, HANGUP, FAILURE), set on the channel as Asterisk does."""
+        pbx = self.pbx
+        pbx.newexten(ch, "AGI", url, priority)
         status = "FAILURE"
         if pbx.agi_runner is not None:
             try:
                 status = await pbx.agi_runner(ch, url)
             except Exception:  # fail open: the call still reaches a queue
-                log.exception("AGI on %s failed", ch.name)
-        if ch.gone:
-            return
-        pbx.setvar(ch, "AGISTATUS", status)
-        if status == "HANGUP" or ch.hangup_requested.is_set():
-            return await self.hangup(ch, ivr=True)
-        if ch.variables.get("CTI_RESULT") != "ok":
-            log.warning("CTI IVR failed on %s (AGISTATUS=%s CTI_RESULT=%s): queue %s", ch.name, status,
-                        ch.variables.get("CTI_RESULT", ""), ch.variables.get("CTIQUEUE", ""))
-        elif ch.variables.get("CTI_DIAL"):
-            await pbx.features.transfer_dial(ch, ch.variables["CTI_DIAL"], priority=8)
-            return
-        await self.queue(ch)
+                log.exception("AGI %s on %s failed", url, ch.name)
+        if not ch.gone:
+            pbx.setvar(ch, "AGISTATUS", status)
+        return status
 
     async def queue(self, ch: Channel) -> None:
         """From the ``queue`` label: MixMonitor, Queue(), QueueResult, survey or Hangup."""
         pbx, cfg = self.pbx, self.pbx.config
         ch.context, ch.exten = "cti-ivr", "s"
-        pbx.newexten(ch, "MixMonitor", f"{ch.uniqueid}.raw,{MIXMONITOR_OPTIONS}", 10)
+        pbx.newexten(ch, "MixMonitor", f"{ch.uniqueid}.raw,{MIXMONITOR_OPTIONS}", 14)
         if cfg.recording_dir:   # MixMonitor opens its file at once: 0 bytes until the call is bridged
             raw = Path(cfg.recording_dir) / f"{ch.uniqueid}.raw"
             raw.parent.mkdir(parents=True, exist_ok=True)
@@ -136,18 +162,16 @@ class ShippedDialplan:
         name = ch.variables.get("CTIQUEUE") or ""
         limit = ch.variables.get("CTI_QUEUE_TIMEOUT") or ""
         timeout = int(limit) if limit.isdigit() else DEFAULT_QUEUE_TIMEOUT
-        result = await pbx.queue_app.run(ch, name, f"{name},tTc,,,{timeout}", timeout, 11, keep_channel=True)
+        result = await pbx.queue_app.run(ch, name, f"{name},tTc,,,{timeout}", timeout, 15, keep_channel=True)
         if result == "gone" or ch.gone:
             return
         if result != "hangup" and not ch.hangup_requested.is_set():
-            self.queue_result(ch, 12)
+            self.queue_result(ch, 16)
             if ch.variables.get("CTI_SURVEY") == "yes":
-                pbx.newexten(ch, "AGI", f"{ch.variables.get('CTI_AGI', '')}/survey", 15)
-                if pbx.agi_runner is not None:
-                    try:
-                        await pbx.agi_runner(ch, f"{ch.variables.get('CTI_AGI', '')}/survey")
-                    except Exception:
-                        log.exception("survey AGI on %s failed", ch.name)
+                first, second = ch.variables.get("CTI_AGI", ""), ch.variables.get("CTI_AGI2", "")
+                # only when the first layer could not be reached: a survey that ran is never asked twice
+                if await self.agi(ch, f"{first}/survey", 19) == "FAILURE" and second and not ch.gone:
+                    await self.agi(ch, f"{second}/survey", 21)
         await self.hangup(ch)
 
     def queue_result(self, ch: Channel, priority: int) -> None:

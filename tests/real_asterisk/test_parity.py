@@ -124,6 +124,16 @@ async def ivr_keys_and_110(side: Side, since: int) -> None:
     await asyncio.gather(handover(), *(one(k, c) for k, c in IVR_KEYS.items()))
 
 
+async def second_agi_host(side: Side, since: int) -> None:
+    """Two layer hosts, the first down (nothing listens on CTI_AGI_PORT): the shipped dialplan runs the IVR on
+    CTI_AGI_HOST2 / CTI_AGI_PORT2, whose key 2 reaches the enterprise queue (the fail-open would be public)."""
+    second = {"CTI_AGI_PORT": free_port(), "CTI_AGI_HOST2": "127.0.0.1", "CTI_AGI_PORT2": side.layer.settings.agi.port}
+    await side.call("13900000032", keys="2", delay=1.5, variables=second)
+    join = await side.cti_event(since, "QueueCallerJoin", CallerIDNum="13900000032", timeout=90)
+    assert join["Queue"] == "enterprise", join
+    await side.act({"Action": "Hangup", "Channel": join["Channel"][:-1] + "1", "Cause": 16})
+
+
 async def threeway_answered(side: Side, since: int) -> None:
     """The agent adds department 12315 (answers after 2 s), all three talk, the agent drops off; the citizen
     hangs up 2 s later."""
@@ -263,8 +273,10 @@ async def core_restart(side: Side, since: int) -> None:
 
 async def long_ones_together(side: Side, since: int) -> None:
     """The scenarios that mostly wait, at once (they share no agent, queue or citizen): the IVR keys and the
-    110 hand-over (~40 s), a three-way call not answered (~16 s), the head-of-line rule (~8 s)."""
-    await asyncio.gather(ivr_keys_and_110(side, since), threeway_not_answered(side, since), head_of_line(side, since))
+    110 hand-over (~40 s), a three-way call not answered (~16 s), the head-of-line rule (~8 s), the IVR on
+    the second FastAGI host."""
+    await asyncio.gather(ivr_keys_and_110(side, since), threeway_not_answered(side, since), head_of_line(side, since),
+                         second_agi_host(side, since))
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -278,7 +290,8 @@ SCENARIOS: dict[str, Scenario] = {
     "answered within the service level": answered_within_sl,
     "abandon": abandon,
     "timeout": queue_timeout,
-    "IVR keys, 110 hand-over after the service level, three-way not answered, autofill no": long_ones_together,
+    # (an id over 100 characters becomes "name10" in pytest's test ids)
+    "IVR keys, 110 hand-over after the SL, three-way not answered, autofill no, second AGI host": long_ones_together,
     "core restart now with a caller waiting": core_restart,   # last: it ends the module's sessions
 }
 
