@@ -269,8 +269,7 @@ class _Parser:
                                        for e, n in zip(items_, nodes_, strict=True)) if s is not None]
             low, high = SPECIALISTS_PER_DEPARTMENT
             if items_ and not low <= len(items_) <= high:
-                self.err(_children(node).get("specialists"),
-                         f"{what}: names {len(items_)} specialists; each department names {low}-{high}")
+                self.err(node, f"{what}: names {len(items_)} specialists; each department names {low}-{high}")
             out.append(Department(name, hotline, tuple(specialists), _line(node)))
         return out
 
