@@ -150,12 +150,31 @@ class Layer:
 
 
 def _reload(layer: Layer, reload: Callable[[], Settings]) -> None:
-    """SIGHUP: read the settings again and swap the HTTP credentials; bad settings keep the old ones."""
+    """SIGHUP: read the settings again, swap the HTTP credentials, then call ``reload(settings)`` on every
+    part that has one (flows, hotline and specialist directories...). Bad settings keep everything in
+    force; a part whose files are bad keeps its own and the others still reload. Calls are not touched:
+    each keeps what it started with."""
     from cti.settings import ConfigError
     try:
-        layer.reload_credentials(reload())
+        settings = reload()
     except ConfigError as exc:
-        log.error("SIGHUP: settings not reloaded, the credentials in force stay: %s", exc)
+        log.error("SIGHUP: settings not reloaded, everything in force stays: %s", exc)
+        return
+    layer.reload_credentials(settings)
+    done, kept = [], []
+    for part in layer.parts:
+        if not hasattr(part, "reload"):
+            continue
+        name = type(part).__name__
+        try:
+            part.reload(settings)
+        except Exception as exc:   # a bad file (or a bug) in one part must not stop the layer
+            log.error("SIGHUP: %s not reloaded, its configuration in force stays: %s", name, exc)
+            kept.append(name)
+        else:
+            done.append(name)
+    log.info("SIGHUP: reloaded %s%s", ", ".join(["credentials", *done]),
+             f"; kept the old configuration of {', '.join(kept)}" if kept else "")
 
 
 async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print,

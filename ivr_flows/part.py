@@ -78,6 +78,20 @@ class FlowsPart:
         self.store.start_watching(self.settings.reload_interval)
         self._calendar_task = asyncio.get_running_loop().create_task(self._watch_calendar())
 
+    def reload(self, settings) -> None:
+        """SIGHUP (cti/app.py): load the flow files now, with the prompt catalogue and hotline directory
+        they are checked against; a rejected set raises and the version in service keeps serving.
+        Calls keep the version they started with (store.py). The ``flows:`` settings themselves (folders,
+        working hours, queues) are read at start only: a change to them is logged as waiting for a restart."""
+        changed = [key for key in type(self.settings).model_fields
+                   if getattr(settings.flows, key) != getattr(self.settings, key)]
+        if changed:
+            log.warning("SIGHUP: flows settings %s changed: they take effect at the next restart", ", ".join(changed))
+        if not self.store.reload() and self.store.last_errors:
+            version = self.store.current.version if self.store.current else None
+            raise ValueError(f"flows in {self.store.flows_dir} rejected ({len(self.store.last_errors)} error(s), "
+                             f"logged above); version {version} keeps serving")
+
     async def _watch_calendar(self) -> None:
         tz = ZoneInfo(self.settings.timezone)
         while True:

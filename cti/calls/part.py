@@ -53,8 +53,16 @@ class CallsPart:
         return load_specialists(path, self.directory, getattr(flows, "flows_dir", None))
 
     def reload(self, settings) -> None:
-        """SIGHUP: read the specialist directory again; a bad file raises and the old one stays in force."""
-        directory = self.load_specialists(settings)
+        """SIGHUP: read the hotline directory and the specialist directory again, both checked before
+        either is swapped in; a bad file raises and the ones in force stay (cti/app.py logs why)."""
+        hotlines = load_directory((getattr(settings, "calls", None) or self.settings).hotlines_file)
+        in_force, self.directory = self.directory, hotlines    # specialists are checked against the new one
+        try:
+            directory = self.load_specialists(settings)
+        except Exception:
+            self.directory = in_force
+            raise
+        self.control.directory = hotlines
         if directory is not None:
             self.specialists.reload(directory)
 

@@ -101,6 +101,12 @@ class OutboundPart:
             log.warning("outbound: no queue monitor part; follow-ups are not held back for waiting inbound callers")
         self._task = asyncio.create_task(self._loop(), name="outbound-scheduler")
 
+    def reload(self, settings) -> None:
+        """SIGHUP (cti/app.py): read the hotline directory again (test dialing, department calls); a bad
+        file raises and the one in force stays."""
+        calls = getattr(settings, "calls", None)
+        self.directory = load_directory(getattr(calls, "hotlines_file", "config/hotlines.yaml"))
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
