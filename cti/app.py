@@ -32,6 +32,7 @@ SESSION_KEY_FILE = ".session-secret"   # in data_dir, 0600: the agent-session HM
 def default_parts() -> list[PartFactory]:
     """The parts `cti run` starts, in start order."""
     from cti.calls.part import CallsPart
+    from cti.dispositions.part import DispositionsPart
     from cti.outbound.part import OutboundPart
     from cti.tickets.part import TicketsPart
     from cti.toolbar.part import ToolbarPart
@@ -40,7 +41,8 @@ def default_parts() -> list[PartFactory]:
     from recordings.part import RecordingsPart
 
     # Calls, Recordings and Outbound come after Tickets (and Outbound after Calls): they look them up.
-    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart, OutboundPart, ToolbarPart]
+    return [TicketsPart, FlowsPart, MonitorPart, CallsPart, RecordingsPart, OutboundPart, ToolbarPart,
+            DispositionsPart]
 
 
 class Layer:

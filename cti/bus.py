@@ -53,6 +53,7 @@ MESSAGE_TYPES: dict[str, str] = {
     "outbound.followup": "cti.outbound.followups:FollowupAttempt",
     "outbound.test_dial": "cti.calls.stats:DepartmentLeg",  # kind "test" (拨测)
     "outbound.alert": "cti.outbound.testdial:TestDialAlert",
+    "dispositions.outcome": "cti.dispositions.messages:DispositionOutcome",
 }
 
 

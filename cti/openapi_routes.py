@@ -182,7 +182,7 @@ TAG_OF = [("/api/tickets", "tickets"), ("/api/recordings", "recordings"), ("/rec
 
 
 # Parts that document their own routes: a module-level ``openapi_paths() -> dict`` (tag: the module's part).
-PART_MODULES = {"cti.toolbar.part": "toolbar"}
+PART_MODULES = {"cti.toolbar.part": "toolbar", "cti.dispositions.part": "desktop"}
 PAGES = {"cti.toolbar.part": {
     "/agent": ("the agent toolbar's reference page (public: no secret in it; the agent signs in with its PIN)",
                "text/html"),

@@ -67,6 +67,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/agents/{agent}/unpause"): _r(AGENT, SUPERVISOR, own="agent"),
     ("GET", "/api/agents/{agent}/ws"): _r(AGENT, SUPERVISOR, own="agent"),
     ("GET", "/api/departments/answer-rates"): _r(VIEWER, AGENT, SUPERVISOR),
+    # dispositions (话后小结) and knowledge items of a call (cti/dispositions/api.py)
+    ("GET", "/api/dispositions"): _r(AGENT, SUPERVISOR, INTEGRATION),
+    ("GET", "/api/calls/{call_id}/disposition"): _r(AGENT, SUPERVISOR, INTEGRATION, own="call"),
+    ("POST", "/api/calls/{call_id}/disposition"): _r(AGENT, SUPERVISOR, own="call"),
+    ("POST", "/api/calls/{call_id}/knowledge"): _r(AGENT, SUPERVISOR, own="call"),
     # tickets (cti/tickets/api.py)
     ("POST", "/api/tickets"): _r(AGENT, SUPERVISOR, INTEGRATION, own="ticket"),
     ("GET", "/api/tickets/schema"): EVERYONE,

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cti.calls.settings import CallsSettings
+from cti.dispositions.settings import DispositionsSettings
 from cti.outbound.settings import OutboundSettings
 from cti.settings_base import Section
 from cti.tickets.settings import TicketsSettings
@@ -152,6 +153,7 @@ class Settings(Section):
     calls: CallsSettings = CallsSettings()
     recordings: RecordingsSettings = RecordingsSettings()
     outbound: OutboundSettings = OutboundSettings()
+    dispositions: DispositionsSettings = DispositionsSettings()
     specialists: Path = Path("config/specialists.yaml")   # the specialist directory (cti/specialists.py)
 
     @field_validator("data_dir")

@@ -74,13 +74,15 @@ class Centre:
 
 
 @asynccontextmanager
-async def centre(tmp_path: Path, parts=(), speed: float = 40, **sim):
+async def centre(tmp_path: Path, parts=(), speed: float = 40, configure=None, **sim):
+    """``configure(settings) -> settings``: changes a test needs (a webhook receiver, a short window...)."""
     simulator = Simulator(SimConfig(ami_port=0, agi_port=1, speed=speed, seed=1, **sim))
     await simulator.start()
     for agent in ("6001", "6002", "6101"):
         simulator.pbx.set_agent(agent, 1, 3600)        # agents answer after 1 s and stay on the line
     simulator.config.default_department = DepartmentTiming(answer_delay=3, talk_time=3600)
-    layer = Layer(settings_for(tmp_path, simulator.ami_port), parts=[*parts, CallsPart])
+    settings = settings_for(tmp_path, simulator.ami_port)
+    layer = Layer(configure(settings) if configure else settings, parts=[*parts, CallsPart])
     part = layer.parts[-1]
     c = Centre(simulator, layer, part)
     layer.bus.subscribe("ami.event", lambda _t, m: c.events.append(m))

@@ -145,13 +145,18 @@ class Dispatcher:
         c = x.claim
         if x.kind == "delivered":
             self.delivered += 1
-            log.info("ticket %s message %s delivered (attempt %d)", c.ticket_id, c.message_id, c.attempts)
+            log.info("%s message %s delivered (attempt %d)", _about(c), c.message_id, c.attempts)
             self._publish(events.TOPIC_DELIVERED, c, status="delivered")
         elif x.kind == "dead":
-            log.error("ticket %s message %s is a dead letter after %d attempts: %s", c.ticket_id, c.message_id,
+            log.error("%s message %s is a dead letter after %d attempts: %s", _about(c), c.message_id,
                       c.attempts, x.error)
             self._publish(events.TOPIC_DEAD, c, detail=x.error)
         else:
-            log.warning("ticket %s message %s attempt %d failed (%s); next at %s", c.ticket_id, c.message_id,
+            log.warning("%s message %s attempt %d failed (%s); next at %s", _about(c), c.message_id,
                         c.attempts, x.error, x.retry_at.isoformat(timespec="seconds"))
             self._publish(events.TOPIC_RETRY, c, detail=x.error)
+
+
+def _about(claim: Claimed) -> str:
+    """What a log line says a message is about: its ticket, or its type when it has none (call.disposition)."""
+    return f"ticket {claim.ticket_id}" if claim.ticket_id else claim.event_type

@@ -16,7 +16,7 @@ TOPIC_LIGHT = "tickets.light"                  # a deadline light changed colour
 
 @dataclass(frozen=True)
 class TicketEvent:
-    ticket_id: str
+    ticket_id: str | None                      # None: an outbox message of no ticket (call.disposition)
     at: datetime
     status: str | None = None
     light: str | None = None

@@ -71,8 +71,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(60), unique=True)     # webhook-id, stable across retries
-    ticket_id: Mapped[str] = mapped_column(String(40), index=True)
-    event_type: Mapped[str] = mapped_column(String(60))
+    ticket_id: Mapped[str | None] = mapped_column(String(40), index=True)  # None: a call's disposition or a
+    event_type: Mapped[str] = mapped_column(String(60))                     # knowledge item without a ticket
     body: Mapped[str] = mapped_column(Text)                               # the exact JSON that is signed
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(12), default="pending")

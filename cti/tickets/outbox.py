@@ -29,7 +29,7 @@ def utcnow() -> datetime:
 class Claimed:
     id: int
     message_id: str
-    ticket_id: str
+    ticket_id: str | None      # None: a message of no ticket (call.disposition, knowledge.item)
     event_type: str
     body: str
     attempts: int          # including this one
@@ -49,7 +49,7 @@ def new_message_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def new_message(ticket_id: str, event_type: str, body: str, now: datetime) -> dict:
+def new_message(ticket_id: str | None, event_type: str, body: str, now: datetime) -> dict:
     """The column values of a fresh outbox row."""
     return dict(message_id=new_message_id(), ticket_id=ticket_id, event_type=event_type, body=body,
                 created_at=now, status="pending", attempts=0, next_attempt_at=now)
@@ -94,8 +94,9 @@ class Outbox:
                             claimed_by=None, claimed_until=None)
                     .returning(o.id, o.ticket_id))).all()
                 applied.update(r.id for r in rows)
-                if rows:
-                    await conn.execute(update(Ticket).where(Ticket.id.in_([r.ticket_id for r in rows]),
+                tickets = [r.ticket_id for r in rows if r.ticket_id is not None]
+                if tickets:
+                    await conn.execute(update(Ticket).where(Ticket.id.in_(tickets),
                                                             Ticket.status == "created").values(status="delivered"))
             for x in outcomes:
                 if x.kind == "retry":

@@ -5,7 +5,10 @@ where ``data`` is a ticket (SCHEMA below). Recordings travel as links (``data.re
 inline; when a call's recording is converted after its ticket was made, a ``recording.ready`` message
 follows for that ticket, with the link, duration, size and SHA-256 of the file; when the citizen answers a
 follow-up call (回访) on a ticket, a ``ticket.followup`` message carries the rating and the settled answer
-for that (original) ticket. Callback body: ``{"type": "ticket.status", "timestamp": ..., "data": {"ticket_id",
+for that (original) ticket. Two messages concern a call rather than a ticket (issue 21): ``call.disposition``,
+how an agent said a call ended (话后小结) with the links of its tickets, recording and rating when there are
+any, and ``knowledge.item``, one question and its answer from a policy specialist's three-way call (一问一答)
+for the backend's knowledge base. Callback body: ``{"type": "ticket.status", "timestamp": ..., "data": {"ticket_id",
 "status": acknowledged|returned|extended|closed, "changed_at"?, "answer_by"? (extended), "note"?}}``.
 """
 
@@ -19,6 +22,8 @@ SCHEMA_VERSION = "1"
 EVENT_CREATED = "ticket.created"
 EVENT_RECORDING_READY = "recording.ready"
 EVENT_FOLLOWUP = "ticket.followup"
+EVENT_DISPOSITION = "call.disposition"
+EVENT_KNOWLEDGE = "knowledge.item"
 FOLLOWUP_OUTCOMES = ("surveyed", "to_agent", "followup_ticket")
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -28,7 +33,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "version", "timestamp", "data"],
     "properties": {
-        "type": {"enum": [EVENT_CREATED, EVENT_RECORDING_READY, EVENT_FOLLOWUP]},
+        "type": {"enum": [EVENT_CREATED, EVENT_RECORDING_READY, EVENT_FOLLOWUP, EVENT_DISPOSITION, EVENT_KNOWLEDGE]},
         "version": {"const": SCHEMA_VERSION},
         "timestamp": {"type": "string", "format": "date-time"},
         "data": {"description": "ticket.created: a ticket (#/$defs/ticket); recording.ready: "
@@ -41,8 +46,62 @@ SCHEMA: dict[str, Any] = {
          "then": {"properties": {"data": {"$ref": "#/$defs/recording_ready"}}}},
         {"if": {"properties": {"type": {"const": EVENT_FOLLOWUP}}},
          "then": {"properties": {"data": {"$ref": "#/$defs/followup"}}}},
+        {"if": {"properties": {"type": {"const": EVENT_DISPOSITION}}},
+         "then": {"properties": {"data": {"$ref": "#/$defs/disposition"}}}},
+        {"if": {"properties": {"type": {"const": EVENT_KNOWLEDGE}}},
+         "then": {"properties": {"data": {"$ref": "#/$defs/knowledge_item"}}}},
     ],
     "$defs": {
+        "line": {"type": "object", "required": ["id", "name"], "description": "the special line of the call "
+                 "(config/specialists.yaml: enterprise 一企来, talent 尚贤...) or public (市民热线)",
+                 "properties": {"id": {"type": "string"}, "name": {"type": "string"}}},
+        "disposition": {
+            "type": "object",
+            "description": "how the agent said a call ended (话后小结); one per call, sent once",
+            "required": ["call_id", "agent", "disposition", "line", "recorded_at", "tickets"],
+            "properties": {
+                "call_id": {"type": "string", "description": "uniqueid of the citizen's queue channel"},
+                "agent": {"type": "string"},
+                "caller_number": {"type": "string"},
+                "hotline": {"type": "string", "description": "number the caller dialled"},
+                "queue": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}, "description": "e.g. 企业"},
+                "line": {"$ref": "#/$defs/line"},
+                "disposition": {"type": "object", "required": ["code", "name", "online", "request"], "properties": {
+                    "code": {"type": "string", "description": "dispositions.choices code, e.g. answered_online"},
+                    "name": {"type": "string", "description": "e.g. 在线答复, 专员连线解答, 转办工单, 转接, 无效来电"},
+                    "online": {"type": "boolean", "description": "counts as answered online (在线解答)"},
+                    "request": {"type": "boolean", "description": "counts as a request (false: 无效来电)"}}},
+                "request_type": {"type": ["string", "null"], "description": "consultation, complaint..."},
+                "summary": {"type": "string"},
+                "connected_at": _TIME, "ended_at": _TIME, "recorded_at": _TIME,
+                "wrapup_seconds": {"type": ["number", "null"],
+                                   "description": "after-call work: call end to disposition, seconds"},
+                "tickets": {"type": "array", "items": {"type": "string"},
+                            "description": "ids of the call's tickets (the one the agent named first)"},
+                "recording": {"type": ["object", "null"], "description": "null when the call was not recorded",
+                              "properties": {"ref": {"type": "string"}, "url": {"type": "string", "format": "uri"}}},
+                "rating": {"type": ["integer", "null"], "description": "the citizen's survey rating of the call: "
+                           "1 satisfied, 2 basically, 3 dissatisfied; null when none was given by then"},
+            },
+        },
+        "knowledge_item": {
+            "type": "object",
+            "description": "one question and its answer from a policy specialist's three-way call (一问一答)",
+            "required": ["id", "call_id", "question", "answer", "field", "department", "specialist", "line"],
+            "properties": {
+                "id": {"type": "string"},
+                "call_id": {"type": "string", "description": "uniqueid of the citizen's queue channel"},
+                "agent": {"type": "string"},
+                "question": {"type": "string"}, "answer": {"type": "string"},
+                "field": {"type": "string", "description": "e.g. 税务, 社保, 人才, 市场准入"},
+                "department": {"type": "string"},
+                "specialist": {"type": "object", "required": ["id", "name"], "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"}}},
+                "line": {"$ref": "#/$defs/line"},
+                "leg_started_at": _TIME, "leg_ended_at": _TIME, "created_at": _TIME,
+            },
+        },
         "followup": {
             "type": "object",
             "description": "the citizen's answer to a follow-up call (回访) on a closed ticket; one per answer",
@@ -153,6 +212,29 @@ def recording_ready_data(ticket_id: str, ready) -> dict[str, Any]:
     return {"ticket_id": ticket_id, "call_id": ready.uniqueid, "linkedid": ready.linkedid,
             "recording": {"url": ready.link, "duration": ready.duration, "sha256": ready.sha256,
                           "size": ready.size, "format": ready.format}}
+
+
+def line(line_id: str, name: str) -> dict[str, str]:
+    return {"id": line_id, "name": name}
+
+
+def disposition_data(d, tickets: list[str], recording_ref: str | None, base_url: str = "") -> dict[str, Any]:
+    """``d``: a cti.dispositions.models.CallDisposition that is recorded."""
+    return {"call_id": d.call_id, "agent": d.agent, "caller_number": d.caller_number, "hotline": d.hotline,
+            "queue": d.queue, "tags": list(d.tags), "line": line(d.line, d.line_name),
+            "disposition": {"code": d.code, "name": d.name, "online": d.online, "request": d.request},
+            "request_type": d.request_type, "summary": d.summary, "connected_at": iso(d.connected_at),
+            "ended_at": iso(d.ended_at), "recorded_at": iso(d.recorded_at), "wrapup_seconds": d.wrapup_seconds,
+            "tickets": tickets, "recording": recording(recording_ref, base_url), "rating": d.rating}
+
+
+def knowledge_data(k, line_name: str) -> dict[str, Any]:
+    """``k``: a cti.dispositions.models.KnowledgeItem."""
+    return {"id": k.id, "call_id": k.call_id, "agent": k.agent, "question": k.question, "answer": k.answer,
+            "field": k.field, "department": k.department,
+            "specialist": {"id": k.specialist_id, "name": k.specialist_name}, "line": line(k.line, line_name),
+            "leg_started_at": iso(k.leg_started_at), "leg_ended_at": iso(k.leg_ended_at),
+            "created_at": iso(k.created_at)}
 
 
 def envelope(event_type: str, data: dict[str, Any], now: datetime) -> str:
