@@ -183,8 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cti.schema import SchemaError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SchemaError as exc:   # a database of another version: its name and the command to run, no traceback
+        print(f"cannot go on: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

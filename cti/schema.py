@@ -12,6 +12,7 @@ instances starting on one empty database; SQLite: the engine's BEGIN IMMEDIATE d
 from __future__ import annotations
 
 import asyncio
+import weakref
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 UPGRADE_COMMAND = "cti db upgrade"
+_busy: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # event loop -> its lock, see _one_at_a_time
 
 
 class SchemaError(RuntimeError):
@@ -148,8 +150,14 @@ def _upgrade(conn, schema: Schema) -> State:
     return state
 
 
+def _one_at_a_time() -> asyncio.Lock:
+    """Alembic's ``op`` and ``context`` are module globals: two migrations interleaved on one event loop (two
+    layers starting in one process) would run each other's operations."""
+    return _busy.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+
 async def _in_transaction(engine: AsyncEngine, work, schema: Schema) -> State:
-    async with engine.begin() as conn:
+    async with _one_at_a_time(), engine.begin() as conn:
         return await conn.run_sync(work, schema)
 
 
@@ -178,7 +186,7 @@ async def at_url(url: str, work, schema: Schema) -> State:
 
 async def state(engine: AsyncEngine, schema: Schema) -> State:
     """Where the database stands, changing nothing."""
-    async with engine.connect() as conn:
+    async with _one_at_a_time(), engine.connect() as conn:
         return await conn.run_sync(_state, schema)
 
 

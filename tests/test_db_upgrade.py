@@ -194,6 +194,9 @@ def test_given_a_database_written_by_a_newer_layer_when_upgraded_or_started_then
     asyncio.run(set_version("9999"))
     code, said = db(config, "upgrade", capsys)
     assert code == 1 and "database monitor" in said and "9999" in said and "newer version" in said, said
+    code = cli.main(["--config", str(config), "report", "--from", "2026-11-30", "--to", "2026-11-30"])
+    said = capsys.readouterr().err
+    assert code == 1 and "database monitor" in said and "Traceback" not in said, said   # no figures from it
 
     async def start_monitor() -> str:
         layer = Layer(settings, parts=[MonitorPart])
@@ -230,3 +233,44 @@ def test_given_an_old_database_when_cti_run_starts_then_it_stops_naming_the_data
     assert run.returncode == 1, run.stderr
     assert "database outbound" in run.stderr and "cti db upgrade" in run.stderr, run.stderr
     assert "database tickets" not in run.stderr, run.stderr        # empty ones are made at head, not refused
+
+
+# What `cti run` does before its parts start, in a process of its own, once told to go on its stdin.
+STARTING_INSTANCE = """
+import asyncio, sys
+from cti.databases import problems
+from cti.settings import load_settings
+settings = load_settings(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+print(asyncio.run(problems(settings)), flush=True)
+"""
+
+
+async def test_given_two_instances_starting_together_on_one_empty_postgresql_then_both_start_on_one_schema(
+        tmp_path):
+    name = await postgres().create_database()
+    url = postgres().url(name)
+    config = tmp_path / "cti.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path), **{n: {"database_url": url}
+                                                                    for n in ("tickets", "monitor", "outbound")}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTI_")}
+    hosts = [await asyncio.create_subprocess_exec(sys.executable, "-c", STARTING_INSTANCE, str(config), env=env,
+                                                  stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                  stderr=asyncio.subprocess.STDOUT) for _ in range(2)]
+    try:
+        for host in hosts:
+            assert await asyncio.wait_for(host.stdout.readline(), 60) == b"ready\n"
+        for host in hosts:                           # both at once, as two hosts started by one power-on
+            host.stdin.write(b"go\n")
+            await host.stdin.drain()
+        said = [(await asyncio.wait_for(host.communicate(), 60))[0].decode() for host in hosts]
+        assert said == ["[]\n", "[]\n"], said          # neither refused, neither failed
+        for s, _url in databases(load_settings(config)):
+            assert (await schema.at_url(url, schema.state, s)).verdict == "up to date"
+    finally:
+        for host in hosts:
+            if host.returncode is None:
+                host.kill()
+                await host.wait()
+        await postgres().drop_database(name)

@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 
-from cti.tickets.db import make_engine, migrate
+from cti.tickets.db import ensure, make_engine
 from cti.tickets.outbox import Outbox
 
 
@@ -29,7 +29,7 @@ async def _with_outbox(args: argparse.Namespace, work):
     s = _settings(args)
     engine = make_engine(s.database_url)
     try:
-        await migrate(engine)
+        await ensure(engine)   # like `cti run`: a database of another version is refused (cti.schema)
         return await work(Outbox(engine), s)
     finally:
         await engine.dispose()
@@ -87,7 +87,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine = make_engine(s.database_url)
-        await migrate(engine)
+        await ensure(engine)   # like `cti run`: a database of another version is refused (cti.schema)
         dispatcher = Dispatcher(Outbox(engine), s)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
