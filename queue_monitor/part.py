@@ -34,6 +34,7 @@ from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import contributions, report
 from queue_monitor.storage import CallStore
+from queue_monitor.switch import switch_identity
 from queue_monitor.wall import build_wall, merge_recent, recent_calls
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class MonitorPart:
         self.settings = m = layer.settings.monitor
         self.layer_settings = layer.settings      # the queues a report may name (queue_monitor.cli.known_queues)
         self.instance = m.instance or socket.gethostname()
+        self.ami = layer.ami
+        self.switch = ""          # the Asterisk this instance reads (queue_monitor.switch), once logged in
         self.defs = definitions(m)
         self.engine = QueueEngine(EngineConfig(
             definitions=self.defs, windows=dict(m.windows), bucket_seconds=m.bucket_seconds,
@@ -99,12 +102,27 @@ class MonitorPart:
             self._keep(rows)
 
     def _on_resync(self, _topic: str, snap) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._identify_switch(), name="monitor-switch"))
         rows = self.engine.on_resync(snap.queue_status, snap.channels, now=self.now())
         log.info("queue monitor resynced: %d waiting legs, %d lost track of", len(self.engine.legs),
                  self.engine.lost_track)
         self._keep(rows)
         if self._changed is not None:
             self._changed.set()
+
+    async def _identify_switch(self) -> None:
+        """After each (re)login: which Asterisk this is (another may answer on the same address now)."""
+        try:
+            switch = await switch_identity(self.ami)
+        except Exception as exc:
+            log.warning("queue monitor: could not read the switch's identity (%s); the wall keys this "
+                        "instance's figures by its own name", exc)
+            return
+        if switch != self.switch:
+            log.info("queue monitor: instance %s reads switch %s", self.instance, switch or "(unnamed)")
+            self.switch = switch
+            if self._changed is not None:
+                self._changed.set()
 
     def _on_department_leg(self, _topic: str, leg: DepartmentLeg) -> None:
         self._add_leg(leg)
@@ -271,6 +289,7 @@ class MonitorPart:
         snap["specialists"] = self.departments.specialist_snapshot(now)   # 政策专员, next to the hotlines
         snap["linkage"] = self.linkage.snapshot(now)
         snap["followups"] = self.followups.snapshot(now)
+        snap["switch"] = self.switch
         snap["recent_calls"] = recent_calls(self.recent, self.callers, self.recorded, self.settings.timezone,
                                             RECENT_CALLS, self.links)
         self.engine.dirty.clear()

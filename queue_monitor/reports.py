@@ -34,7 +34,7 @@ def contributions(calls: Iterable[QueueCall]) -> Iterator[Contribution]:
     once for the centre and its first leg's hotline, answered if any leg was (wait from its first join),
     else with its last leg's outcome. The reports and the engine's restart (QueueEngine.restore) share it."""
     by_call: dict[str, list[QueueCall]] = defaultdict(list)
-    for c in calls:
+    for c in distinct_legs(calls):
         by_call[c.linkedid].append(c)
         yield from _decided(("queue", c.queue), c, c.joined_at)
     for legs in by_call.values():
@@ -42,6 +42,18 @@ def contributions(calls: Iterable[QueueCall]) -> Iterator[Contribution]:
         answered = next((c for c in legs if c.outcome == "answered"), None)
         for key in (CENTRE, ("hotline", legs[0].hotline)):
             yield from _decided(key, answered or legs[-1], legs[0].joined_at)
+
+
+def distinct_legs(calls: Iterable[QueueCall]) -> list[QueueCall]:
+    """Each leg once: two instances reading one switch (two hosts) both store every leg, under their own
+    instance name, with the same Uniqueid and join time (Asterisk's Timestamp). Of two copies the one that
+    saw the talk end is kept (the other may be a stopping instance's talk in progress, without an end)."""
+    kept: dict[tuple[str, float], QueueCall] = {}
+    for c in calls:
+        key = (c.uniqueid, c.joined_at)
+        if key not in kept or (kept[key].ended_at is None and c.ended_at is not None):
+            kept[key] = c
+    return list(kept.values())
 
 
 def _decided(key: Scope, c: QueueCall, joined: float) -> Iterator[Contribution]:

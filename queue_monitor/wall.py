@@ -1,7 +1,8 @@
 """The wall: this instance's figures merged with those other instances published (Redis), pure.
 
-Queue tiles keep their instance in the label when several instances share a wall; the centre total
+Queue tiles keep their instance in the label when several switches share a wall; the centre total
 is recomputed from the instances' raw counters, so its rates are true rates, not averages of rates.
+Two instances on one switch (two hosts, one Asterisk) both count every call: the wall takes one of them.
 """
 
 from __future__ import annotations
@@ -67,22 +68,55 @@ def _asdict(t: Tally) -> dict:
     return {f: getattr(t, f) for f in t.__dataclass_fields__}
 
 
+def calls_today(snap: dict) -> int:
+    """Calls the snapshot's centre counted today (offered), 0 when it has none."""
+    return (snap.get("centre") or {}).get("windows", {}).get("today", {}).get("offered", 0)
+
+
+def one_per_switch(local_name: str, snapshots: dict[str, dict]) -> dict[str, dict]:
+    """The snapshots whose queue figures the wall shows: one per switch. Instances reading the same
+    Asterisk (``switch``: its SYSTEMNAME/ENTITYID, queue_monitor.switch) each count every call of it,
+    so adding them up would count each call twice; the one that counted the most today is shown (it
+    watched longest: a restarted twin rebuilt only its own stored calls), the local one on a tie. An
+    instance whose switch is not known yet (no AMI session so far) stands alone."""
+    chosen: dict[str, str] = {}
+    for inst in sorted(snapshots):
+        key = snapshots[inst].get("switch") or f"instance:{inst}"
+        best = chosen.get(key)
+        rank = (calls_today(snapshots[inst]), inst == local_name)
+        if best is None or rank > (calls_today(snapshots[best]), best == local_name):
+            chosen[key] = inst
+    return {inst: snapshots[inst] for inst in sorted(chosen.values())}
+
+
+def switches(snapshots: dict[str, dict]) -> dict[str, list[str]]:
+    """Switch identity -> the instances reading it (instances not identified yet left out)."""
+    out: dict[str, list[str]] = {}
+    for inst in sorted(snapshots):
+        if snapshots[inst].get("switch"):
+            out.setdefault(snapshots[inst]["switch"], []).append(inst)
+    return out
+
+
 def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -> dict:
-    """``snapshots``: instance name -> engine snapshot (the local one included)."""
+    """``snapshots``: instance name -> engine snapshot (the local one included). Queue, hotline and centre
+    figures come once per switch (``one_per_switch``); the boards (department legs, test calls, 110
+    hand-overs, follow-ups) add up every instance's, each of which counts what it made itself."""
     names = sorted(snapshots)
-    several = len(names) > 1
+    counted = one_per_switch(local_name, snapshots)
+    several = len(counted) > 1
     queues: dict[str, dict] = {}
     hotlines: dict[str, list[dict]] = {}
-    for inst in names:
+    for inst in counted:
         snap = snapshots[inst]
         for q, fig in snap["queues"].items():
             label = f"{q}@{inst}" if several else q
             queues[label] = {**fig, "queue": q, "instance": inst, "label": label}
         for h, fig in snap["hotlines"].items():
             hotlines.setdefault(h, []).append(fig)
-    centre = merge_scopes([snapshots[i]["centre"] for i in names if snapshots[i].get("centre")], defs, "全中心")
+    centre = merge_scopes([snapshots[i]["centre"] for i in counted if snapshots[i].get("centre")], defs, "全中心")
     return {
-        "type": "figures", "instance": local_name, "instances": names,
+        "type": "figures", "instance": local_name, "instances": names, "switches": switches(snapshots),
         "definitions": defs.describe(), "centre": centre,
         "queues": {k: queues[k] for k in sorted(queues)},
         "hotlines": {h: merge_scopes(v, defs, h) for h, v in sorted(hotlines.items())},
@@ -133,14 +167,15 @@ def recent_calls(rows: Iterable[QueueCall], callers: Mapping[str, str], recorded
 
 
 def merge_recent(local_name: str, snapshots: dict[str, dict], limit: int = 10) -> list[dict]:
-    """Every instance's recent calls, newest first. A local row opens this instance's playback page
+    """Every switch's recent calls (one instance's each: ``one_per_switch``), newest first. A local row opens this instance's playback page
     (with this wall's token); another instance's row opens that instance's signed download link, which
     needs no token (so this wall's token never travels to another server)."""
     rows = []
-    for inst, snap in snapshots.items():
+    for inst, snap in one_per_switch(local_name, snapshots).items():
         for row in snap.get("recent_calls") or []:
             row = {**row, "instance": inst}
             if inst != local_name:
                 row.update(play=row.get("link"), signed=True)
             rows.append(row)
     return sorted(rows, key=lambda r: r["ended_at"], reverse=True)[:limit]
+

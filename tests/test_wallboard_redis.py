@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -104,3 +106,71 @@ async def test_one_wall_shows_both_instances_queues(tmp_path, redis_url):
             await layer.stop()
         for sim in sims:
             await sim.stop()
+
+
+async def test_given_two_instances_on_one_switch_when_calls_flow_then_each_call_counts_once_and_a_survivor_keeps_them(
+        tmp_path, redis_url):
+    """Two hosts, one Asterisk: both instances read every call. The wall shows the switch's figures once (not
+    their sum), the reports on the shared database count each call once, and when one instance stops the
+    other's wall keeps the figures and counts on."""
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=2, lockstep=True))
+    await sim.start()
+    database = f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+    layers = []
+    try:
+        for name in ("host-a", "host-b"):
+            (tmp_path / name).mkdir()
+            layer, _ = await start_layer(monitor_settings(tmp_path / name, sim.ami_port, redis_url=redis_url,
+                                                          instance=name, database_url=database), sim)
+            layers.append(layer)
+        for n in range(3):
+            await originate(layers[0], "press1", f"1370000{n:04d}")
+        await until(lambda: sim.totals().get("answered", 0) >= 3 and sim.totals()["active"] == 0, 60, 0.05)
+        offered = sim.totals()["offered"]
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"},
+                                         timeout=aiohttp.ClientTimeout(total=30)) as http:
+            async def wall(layer) -> dict:
+                async with http.get(f"http://127.0.0.1:{layer.http_port}/api/figures") as r:
+                    return await r.json()
+
+            async def settled(layer, calls: int) -> dict:
+                """The wall once both instances are on it and it shows ``calls`` offered today."""
+                seen = {}
+                for _ in range(400):
+                    seen = await wall(layer)
+                    if seen["instances"] == ["host-a", "host-b"] and seen["centre"]["windows"]["today"]["offered"] >= calls:
+                        await asyncio.sleep(0.3)    # a second count of the same calls would land by now
+                        return await wall(layer)
+                    await asyncio.sleep(0.05)
+                raise AssertionError(f"the wall never showed both instances and {calls} calls: {seen}")
+
+            for layer in layers:
+                w = await settled(layer, offered)
+                today = w["centre"]["windows"]["today"]
+                assert (today["offered"], today["answered"]) == (offered, sim.totals()["answered"]), today
+                assert "public" in w["queues"] and not [q for q in w["queues"] if "@" in q], list(w["queues"])   # one switch: no per-instance tiles
+                assert len(w["recent_calls"]) == 3, w["recent_calls"]
+                assert list(w["switches"].values()) == [["host-a", "host-b"]], w["switches"]
+            for layer in layers:
+                await layer.monitor.flush()
+            day = datetime.now(ZoneInfo(layers[1].settings.monitor.timezone)).date().isoformat()
+            async with http.get(f"http://127.0.0.1:{layers[1].http_port}/api/reports",
+                                params={"from": day, "to": day}) as r:
+                rep = await r.json()
+            # both instances stored every call: each counts once, for its queue as for the centre
+            assert rep["total"]["offered"] == offered, rep["total"]
+            assert sum(q["offered"] for q in rep["queues"]) == offered, rep["queues"]
+
+            await layers[0].stop()
+            await originate(layers[1], "press1", "13700009999")
+            await until(lambda: sim.totals()["offered"] > offered and sim.totals()["active"] == 0, 60, 0.05)
+            for _ in range(400):
+                w = await wall(layers[1])
+                if w["centre"]["windows"]["today"]["offered"] > offered:
+                    break
+                await asyncio.sleep(0.05)
+            assert w["centre"]["windows"]["today"]["offered"] == offered + 1, w["centre"]["windows"]["today"]
+    finally:
+        for layer in layers:
+            await layer.stop()
+        await sim.stop()

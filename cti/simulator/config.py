@@ -100,3 +100,7 @@ class SimConfig:
     queue_timeout: int = 60                 # Queue(${CTIQUEUE},tT,,,60)
     recording_dir: str | None = None        # MixMonitor spool: a WAV per answered queue call (None: off)
     rng: random.Random = field(default_factory=random.Random)
+    # asterisk.conf's systemname and the Entity ID (a MAC-like id, Asterisk's ${ENTITYID}): what tells two
+    # switches apart (the wall keys figures by it); a fresh one per simulator, as two hosts' MACs differ
+    system_name: str = ""
+    entity_id: str = field(default_factory=lambda: ":".join(f"{b:02x}" for b in (2, *random.randbytes(5))))

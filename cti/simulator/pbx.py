@@ -425,4 +425,6 @@ class Pbx:
             for name in (key, "_" + key, "__" + key):   # inherited variables answer by their bare name
                 if name in ch.variables:
                     return ch.variables[name]
+        if upper in ("ENTITYID", "SYSTEMNAME"):   # Asterisk's built-in globals (pbx_variables.c)
+            return self.config.entity_id if upper == "ENTITYID" else self.config.system_name
         return self.globals.get(key)
