@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from waiting import until
 
 UNIT = ROOT / "deploy" / "cti12345.service"
 UNIT_PREFIX = "/opt/cti12345"       # the unit's venv; the test points it at the fresh one
+PACKAGES = ("cti", "ivr_flows", "queue_monitor", "recordings")   # pyproject.toml's packages.find
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,18 @@ def host(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("host")
     install(build_wheel(work / "build"), work / "venv")
     return work
+
+
+def test_the_wheel_carries_every_file_of_the_packages_and_the_shipped_config(host):
+    (wheel,) = (host / "build" / "dist").glob("cti12345-*.whl")
+    with zipfile.ZipFile(wheel) as whl:
+        inside = set(whl.namelist())
+    src = host / "build" / "src"     # the copy of the working tree the wheel was built from
+    wanted = {p.relative_to(src).as_posix() for top in PACKAGES for p in (src / top).rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts}
+    wanted |= {"cti/_config/" + p.relative_to(src / "config").as_posix() for p in (src / "config").rglob("*")
+               if p.is_file()}
+    assert not wanted - inside, sorted(wanted - inside)
 
 
 def _cti(host: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
