@@ -87,11 +87,8 @@ def _copy(source: Path, target: Path) -> dict[str, int]:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def backup(settings: Settings, folder: Path) -> dict:
