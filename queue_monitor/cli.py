@@ -1,4 +1,5 @@
-"""`cti report`: the queue report of the Nantong yearly report (话务服务) for any period, from stored calls."""
+"""`cti report`: the queue report of the Nantong yearly report (话务服务) for any period, from stored calls, and
+its requests by line (诉求总量, 在线答复, 部门办理, 在线解答率) from the dispositions in the tickets database."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import argparse
 import asyncio
 import logging
 import sys
+import time as _time
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from cti.dispositions.service import load_outcomes
+from queue_monitor.dispositions import record_from
 from queue_monitor.figures import Definitions
 from queue_monitor.reports import render, report
 from queue_monitor.storage import CallStore
@@ -17,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("report", help="queue report (话务量, 接通率, 15 s / 10 s rates...) and 部门热线 for a period")
+    p = subparsers.add_parser("report", help="queue report (话务量, 接通率, 15 s / 10 s rates...), 部门热线 and requests by line (在线答复, 部门办理, 在线解答率) for a period")
     p.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (local time)")
     p.add_argument("--to", dest="end", required=True, type=_date, help="last day included, YYYY-MM-DD")
     p.add_argument("--queue", help="only this queue")
@@ -99,7 +103,18 @@ async def build_report(monitor, start: float, end: float, queue: str | None = No
         followups = [] if queue else await store.followups(start, end)
     finally:
         await store.close()
-    return report(calls, definitions(monitor, denominator, rounding), start, end, legs, linkage, followups)
+    return report(calls, definitions(monitor, denominator, rounding), start, end, legs, linkage, followups,
+                  await stored_dispositions(settings, start, end, queue))
+
+
+async def stored_dispositions(settings, start: float, end: float, queue: str | None = None) -> list:
+    """The dispositions (话后小结) of calls that ended in [start, end), from the tickets database; a call still
+    in its wrap-up window is left out, one past it without a disposition counts as not recorded."""
+    tickets, dispositions = getattr(settings, "tickets", None), getattr(settings, "dispositions", None)
+    if tickets is None or dispositions is None:
+        return []
+    found = await load_outcomes(tickets.database_url, start, end, _time.time(), dispositions.wrapup_window, queue)
+    return [record_from(o, o.ended_at) for o in found]
 
 
 def cmd_report(args: argparse.Namespace) -> int:

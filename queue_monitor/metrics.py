@@ -77,6 +77,20 @@ class SnapshotCollector:
             yield _family("gauge", f"{prefix}_not_answered", f"{what} not answered, by kind (busy, unreachable...)",
                           [({**lab, "kind": k}, v) for lab, f in rows
                            for k, v in (f.get("not_answered") or {}).items()])
+        # dispositions (话后小结): requests by line split 在线答复 / 部门办理, the online answer rate (在线解答率)
+        boards = ((snap.get("dispositions") or {}).get("windows") or {}).items()
+        lines = [({"line": k, "window": n}, f) for n, w in boards for k, f in w["lines"].items()]
+        yield _family("gauge", "cti_line_requests", "Requests with a disposition in the window, by line and handling "
+                      "(online 在线答复, department 部门办理)",
+                      [({**lab, "handled": h}, f[h]) for lab, f in lines for h in ("online", "department")])
+        yield _family("gauge", "cti_line_online_answer_rate", "Online answer rate (在线解答率): answered online over "
+                      "requests with a disposition", [(lab, f["online_rate"]) for lab, f in lines])
+        yield _family("gauge", "cti_line_not_recorded", "Answered calls with no disposition within the wrap-up window",
+                      [(lab, f["not_recorded"]) for lab, f in lines])
+        yield _family("gauge", "cti_line_invalid", "Calls disposed of as no request (无效来电)",
+                      [(lab, f["invalid"]) for lab, f in lines])
+        yield _family("gauge", "cti_queue_online_answer_rate", "Online answer rate (在线解答率) per queue",
+                      [({"queue": k, "window": n}, f["online_rate"]) for n, w in boards for k, f in w["queues"].items()])
         # 110 hand-overs (110分流) and follow-up calls (回访), counted per window
         for key, name, label, what in (("linkage", "cti_linkage_calls", "direction", "110 hand-overs"),
                                        ("followups", "cti_followup_calls", "figure", "Follow-up call attempts")):

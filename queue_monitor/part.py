@@ -20,14 +20,25 @@ from pydantic import Field
 
 from cti.ami import TOPIC_EVENT, TOPIC_RESYNCED
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
+from cti.dispositions.messages import TOPIC_OUTCOME as TOPIC_DISPOSITION
+from cti.dispositions.messages import DispositionOutcome
 from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.linkage import TOPIC_LINKAGE, Handover
 from cti.outbound.testdial import TOPIC_TEST_DIAL
 from cti.privacy import mask_number
 from cti.schema import SchemaError
 from cti.web import InvalidInput, QueryModel, prepare_websocket, query_as
-from queue_monitor.cli import definitions, known_queues, period, period_problem, queue_problem
+from queue_monitor.cli import (
+    definitions,
+    known_queues,
+    period,
+    period_problem,
+    queue_problem,
+    stored_dispositions,
+)
 from queue_monitor.departments import TEST_KIND, DepartmentBoard, is_test
+from queue_monitor.dispositions import DispositionBoard
+from queue_monitor.dispositions import record_from as disposition_record
 from queue_monitor.engine import EngineConfig, QueueCall, QueueEngine
 from queue_monitor.followups import FollowupBoard, FollowupRecord, record_from
 from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
@@ -62,6 +73,7 @@ class MonitorPart:
         self.test_dials = DepartmentBoard(self.defs, dict(m.windows), m.timezone)   # 拨测, never mixed in
         self.linkage = LinkageBoard(dict(m.windows), m.timezone)
         self.followups = FollowupBoard(dict(m.windows), m.timezone)
+        self.dispositions = DispositionBoard(dict(m.windows), m.timezone)   # 话后小结: 在线解答率
         self.store = CallStore(m.database_url, self.instance)
         self.sockets: set[web.WebSocketResponse] = set()
         self.remote: dict[str, tuple[float, dict]] = {}   # instance -> (monotonic received, snapshot)
@@ -86,7 +98,8 @@ class MonitorPart:
                              layer.bus.subscribe(TOPIC_RECORDING_READY, self._on_recording_ready),
                              layer.bus.subscribe(TOPIC_TEST_DIAL, self._on_test_dial),
                              layer.bus.subscribe(TOPIC_LINKAGE, self._on_linkage),
-                             layer.bus.subscribe(TOPIC_FOLLOWUP, self._on_followup)]
+                             layer.bus.subscribe(TOPIC_FOLLOWUP, self._on_followup),
+                             layer.bus.subscribe(TOPIC_DISPOSITION, self._on_disposition)]
 
     # -- bus ------------------------------------------------------------------------------------------
     def _on_event(self, _topic: str, event) -> None:
@@ -164,6 +177,11 @@ class MonitorPart:
             if self._changed is not None:
                 self._changed.set()
 
+    def _on_disposition(self, _topic: str, outcome: DispositionOutcome) -> None:
+        # stored by the dispositions part (tickets database): nothing to write here, counted on our clock
+        if self.dispositions.add(disposition_record(outcome, self.now())) and self._changed is not None:
+            self._changed.set()
+
     def _on_recording_ready(self, _topic: str, ready) -> None:
         uniqueid = getattr(ready, "uniqueid", "")
         for call_id in (uniqueid, getattr(ready, "linkedid", "")):
@@ -226,7 +244,7 @@ class MonitorPart:
     async def _reload_today(self) -> None:
         """Today survives a restart of the layer: the engine's windows are rebuilt from this instance's
         stored calls (so /api/figures "today" equals `cti report` for today), and department legs, test
-        calls, 110 hand-overs and follow-ups of today are reloaded."""
+        calls, 110 hand-overs, follow-ups and dispositions (from the tickets database) of today are reloaded."""
         now = self.now()
         start = min(self.departments.day.day_of(now), now - max(self.settings.windows.values(), default=0))
         latest = await self.store.latest(self.instance)
@@ -243,6 +261,8 @@ class MonitorPart:
             self.linkage.add(record)
         for followup in await self.store.followups(start, float("inf")):
             self.followups.add(followup)
+        for disposition in await stored_dispositions(self.layer_settings, start, float("inf")):
+            self.dispositions.add(disposition)
 
     async def flush(self) -> None:
         async with self._flushing:
@@ -289,6 +309,7 @@ class MonitorPart:
         snap["specialists"] = self.departments.specialist_snapshot(now)   # 政策专员, next to the hotlines
         snap["linkage"] = self.linkage.snapshot(now)
         snap["followups"] = self.followups.snapshot(now)
+        snap["dispositions"] = self.dispositions.snapshot(now)
         snap["switch"] = self.switch
         snap["recent_calls"] = recent_calls(self.recent, self.callers, self.recorded, self.settings.timezone,
                                             RECENT_CALLS, self.links)
@@ -412,8 +433,9 @@ class MonitorPart:
         legs = [] if q.get("queue") else await self.store.legs(start, end)  # legs belong to no 12345 queue
         linkage = [] if q.get("queue") else await self.store.linkage(start, end)
         followups = [] if q.get("queue") else await self.store.followups(start, end)   # 回访 uses no 12345 queue
+        dispositions = await stored_dispositions(self.layer_settings, start, end, q.get("queue"))   # 在线解答率 by line and queue
         rep = report(calls, definitions(self.settings, denominator, rounding), start, end, legs, linkage,
-                     followups)
+                     followups, dispositions)
         rep["from_date"], rep["to_date"] = start_day.isoformat(), end_day.isoformat()
         return web.json_response(rep, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 

@@ -16,6 +16,8 @@ from dataclasses import asdict
 
 from cti.calls.stats import DepartmentLeg
 from queue_monitor.departments import report_rows
+from queue_monitor.dispositions import LINE_COLUMNS, DispositionRecord, line_rows
+from queue_monitor.dispositions import report_section as disposition_section
 from queue_monitor.engine import CENTRE, QueueCall
 from queue_monitor.figures import Definitions, Tally, count
 from queue_monitor.followups import FIGURES as FOLLOWUP_FIGURES
@@ -78,9 +80,10 @@ def tallies(calls: Iterable[QueueCall], defs: Definitions, start: float, end: fl
 
 def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: float,
            legs: Iterable[DepartmentLeg] = (), linkage: Iterable[LinkageRecord] = (),
-           followups: Iterable[FollowupRecord] = ()) -> dict:
+           followups: Iterable[FollowupRecord] = (), dispositions: Iterable[DispositionRecord] = ()) -> dict:
     """JSON-ready report: per queue, per hotline and the total, the department hotlines (部门热线) with their
-    test calls (拨测) apart, the 110 linkage counts, the follow-up calls (回访), with the definitions used."""
+    test calls (拨测) apart, the 110 linkage counts, the follow-up calls (回访), requests by line split into
+    在线答复 / 部门办理 with the online answer rate (dispositions), with the definitions used."""
     t = tallies(calls, defs, start, end)
 
     def row(name: str, tally: Tally) -> dict:
@@ -96,6 +99,7 @@ def report(calls: Iterable[QueueCall], defs: Definitions, start: float, end: flo
         **report_rows(legs, defs, start, end),
         **report_section(linkage, start, end),
         **followup_section(followups, start, end),
+        **disposition_section(dispositions, start, end),
     }
 
 
@@ -123,7 +127,7 @@ SPECIALIST_DEPARTMENT_COLUMNS = [("owner", "部门 department"), *DEPARTMENT_COL
 def _cell(key: str, value) -> str:
     if value is None:
         return "-"
-    if key in ("answered_share", "answer_rate_15s", "answer_rate_10s"):
+    if key in ("answered_share", "answer_rate_15s", "answer_rate_10s", "online_rate"):
         return f"{100 * value:.2f}%"
     if isinstance(value, float):
         return f"{value:.2f}"
@@ -149,7 +153,8 @@ def followup_rows(rep: dict) -> list[dict]:
 def render(rep: dict, fmt: str = "table") -> str:
     """json: the whole report; csv: the queue table, then (blank-line separated) the 部门热线 table when any
     department was rung, the 拨测 test-call table when any test call was made, the two 110 linkage
-    counts and the 回访 follow-up counts; table: the same tables for a person."""
+    counts, the 回访 follow-up counts and the requests by line (在线答复 / 部门办理, 在线解答率); table: the same
+    tables for a person."""
     rows = [*rep["queues"], rep["total"]]
     departments = [*rep.get("departments", ()), rep["departments_total"]] if rep.get("departments") else []
     tests = [*rep.get("test_dials", ()), rep["test_dials_total"]] if rep.get("test_dials") else []
@@ -157,6 +162,7 @@ def render(rep: dict, fmt: str = "table") -> str:
     specialist_departments = rep.get("specialist_departments") or []
     linkage = linkage_rows(rep)
     followups = followup_rows(rep)
+    by_line = line_rows(rep["dispositions"]) if rep.get("dispositions") else []
     if fmt == "json":
         return json.dumps(rep, ensure_ascii=False, indent=2)
     if fmt == "csv":
@@ -164,7 +170,7 @@ def render(rep: dict, fmt: str = "table") -> str:
         w = csv.writer(buf)
         sections = ((COLUMNS, rows), (DEPARTMENT_COLUMNS, departments), (DEPARTMENT_COLUMNS, tests),
                     (SPECIALIST_COLUMNS, specialists), (SPECIALIST_DEPARTMENT_COLUMNS, specialist_departments),
-                    (LINKAGE_COLUMNS, linkage), (FOLLOWUP_COLUMNS, followups))
+                    (LINKAGE_COLUMNS, linkage), (FOLLOWUP_COLUMNS, followups), (LINE_COLUMNS, by_line))
         for n, (columns, section) in enumerate(sections):
             if not section:
                 continue
@@ -189,6 +195,9 @@ def render(rep: dict, fmt: str = "table") -> str:
     lines += ["", "110联动 110 linkage: " + "; ".join(f"{r['label']} {r['count']}" for r in linkage)]
     lines += ["", "回访 follow-up calls (one per attempt; ratings of surveyed citizens)"]
     lines += _table(FOLLOWUP_COLUMNS[1:], followups)
+    lines += ["", "诉求总量与办理 requests by line (话后小结 dispositions; 在线解答率 = 在线答复 / 诉求总量; "
+                  "未小结 and 无效来电 apart)"]
+    lines += _table(LINE_COLUMNS, by_line) if by_line else ["(no disposition recorded in this period)"]
     d = rep["definitions"]
     lines.append("")
     lines.append(f"口径 definitions: denominator={d['denominator']} ({d['denominator_label']}); "

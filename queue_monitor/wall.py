@@ -13,6 +13,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from queue_monitor.departments import by_department, merge_departments
+from queue_monitor.dispositions import merge_boards
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
 from queue_monitor.followups import merge_followups
@@ -125,6 +126,8 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         **_specialists(merge_departments(snapshots[i].get("specialists", []) for i in names)),
         "linkage": merge_linkage(snapshots[i].get("linkage") for i in names),
         "followups": merge_followups(snapshots[i].get("followups") for i in names),
+        # 在线解答率 by line: each instance counts the dispositions recorded or swept through it
+        "dispositions": merge_boards(snapshots[i].get("dispositions") for i in names),
         "event_time": event_time(snapshots),
     }
 

@@ -43,9 +43,11 @@ def originate(layer: Layer, exten: str = "silent", number: str = "13800000001"):
 
 
 async def cti_report(tmp_path: Path, capsys, *args: str) -> str:
-    """`cti report ARGS` on the monitor database a test layer wrote (tmp_path/monitor.db): its output."""
+    """`cti report ARGS` on the monitor database a test layer wrote (tmp_path/monitor.db) and its tickets database
+    (tmp_path/cti.db: the dispositions): its output."""
     config = tmp_path / "cti.yaml"
-    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n")
+    config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n"
+                      f"tickets:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'cti.db'}\n")
     parser = argparse.ArgumentParser()
     parser.add_argument("--config")
     add_parser(parser.add_subparsers())

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from calls_support import centre, until
+from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
 from tickets_support import Receiver, make_secret
 
@@ -25,6 +26,7 @@ from cti.dispositions.messages import TOPIC_OUTCOME
 from cti.dispositions.part import DispositionsPart
 from cti.tickets.part import TicketsPart
 from ivr_flows.part import FlowsPart
+from queue_monitor.part import MonitorPart
 
 SECRET = make_secret(33)
 ADMIN = {"Authorization": "Bearer desk-token"}
@@ -69,11 +71,11 @@ async def post(http, path: str, body, headers) -> tuple[int, dict]:
 
 async def test_a_disposition_is_stored_once_sent_signed_once_and_refused_when_bad_late_or_not_yours(tmp_path):
     receiver = await Receiver().start()
-    parts = [TicketsPart, FlowsPart, DispositionsPart]
+    parts = [TicketsPart, FlowsPart, MonitorPart, DispositionsPart]
     try:
         async with centre(tmp_path, parts=parts, configure=configure(receiver, tmp_path)) as c, \
                 aiohttp.ClientSession(f"http://127.0.0.1:{c.layer.http_port}") as http:
-            tickets, dispositions = c.layer.parts[0], c.layer.parts[2]
+            tickets, dispositions = c.layer.parts[0], c.layer.parts[3]
             outcomes = []
             c.layer.bus.subscribe(TOPIC_OUTCOME, lambda _t, m: outcomes.append(m))
             desks = await sessions_for(c, http)
@@ -133,6 +135,22 @@ async def test_a_disposition_is_stored_once_sent_signed_once_and_refused_when_ba
             async with http.get(f"/api/calls/{late}/disposition", headers=ADMIN) as r:
                 assert (await r.json())["status"] == "not_recorded"
             assert len(messages(receiver, "call.disposition")) == 1
+
+            # the figures: the enterprise line answered online, the public line's call apart as not recorded
+            async with http.get("/api/figures", headers=ADMIN) as r:
+                today = (await r.json())["dispositions"]["windows"]["today"]
+            enterprise, public = today["lines"]["enterprise"], today["lines"]["public"]
+            assert (enterprise["requests"], enterprise["online"], enterprise["online_rate"]) == (1, 1, 1.0)
+            assert (public["requests"], public["not_recorded"], public["online_rate"]) == (0, 1, None)
+            async with http.get("/metrics", headers=ADMIN) as r:
+                samples = {(m.name, tuple(sorted(m.labels.items()))): m.value
+                           for f in text_string_to_metric_families(await r.text()) for m in f.samples}
+            assert samples[("cti_line_online_answer_rate", (("line", "enterprise"), ("window", "today")))] == 1.0
+            assert samples[("cti_line_not_recorded", (("line", "public"), ("window", "today")))] == 1.0
+            day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+            async with http.get(f"/api/reports?from={day}&to={day}", headers=ADMIN) as r:
+                lines = (await r.json())["dispositions"]["lines"]
+            assert (lines["enterprise"]["online"], lines["public"]["not_recorded"]) == (1, 1), lines
     finally:
         await receiver.stop()
 

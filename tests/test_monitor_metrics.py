@@ -21,6 +21,8 @@ FAMILIES = {
     "cti_queue_agents": "gauge", "cti_queue_calls": "counter", "cti_queue_answered_within": "counter",
     "cti_queue_short_abandoned": "counter", "cti_queue_wait_seconds": "counter", "cti_queue_talk_seconds": "counter",
     "cti_queue_answer_rate": "gauge", "cti_linkage_calls": "gauge", "cti_followup_calls": "gauge",
+    "cti_line_requests": "gauge", "cti_line_online_answer_rate": "gauge", "cti_line_not_recorded": "gauge",
+    "cti_line_invalid": "gauge", "cti_queue_online_answer_rate": "gauge",
     **{f"{p}_{f}": "gauge" for p in ("cti_department", "cti_test_dial")
        for f in ("offered", "answered_15s", "answer_rate", "not_answered")},
 }
@@ -39,6 +41,11 @@ def figure(wall: dict, name: str, lab: dict):
         return wall["linkage"]["windows"][lab["window"]][lab["direction"]]
     if name == "cti_followup_calls":
         return wall["followups"]["windows"][lab["window"]][lab["figure"]]
+    if name.startswith("cti_line_") or name == "cti_queue_online_answer_rate":   # 话后小结 by line / queue
+        window = wall["dispositions"]["windows"][lab["window"]]
+        row = window["queues"][lab["queue"]] if "queue" in lab else window["lines"][lab["line"]]
+        return {"cti_line_requests": lambda: row[lab.get("handled", "")], "cti_line_invalid": lambda: row["invalid"],
+                "cti_line_not_recorded": lambda: row["not_recorded"]}.get(name, lambda: row["online_rate"])()
     scope = wall["centre"] if lab["queue"] == "_centre" else wall["queues"][lab["queue"]]
     total = scope["windows"]["total"]
     return {
@@ -94,4 +101,5 @@ async def test_metrics_parsed_by_prometheus_equal_the_figures(day):
     assert seen["cti_linkage_calls"] == sum(len(v) for v in wall["linkage"]["windows"].values())
     assert seen["cti_department_offered"] == sum(len(r["windows"]) for r in wall["departments"])
     assert seen["cti_test_dial_offered"] == sum(len(r["windows"]) for r in wall["test_dials"])
+    assert seen["cti_line_online_answer_rate"] == 3 * len(wall["dispositions"]["windows"])     # three lines
     assert wall["centre"]["windows"]["total"]["counters"]["talk_sum"] > 1e6   # seven digits, kept whole

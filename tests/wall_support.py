@@ -18,6 +18,8 @@ import yaml
 from cti.ami import TOPIC_EVENT
 from cti.ami.message import AmiMessage
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
+from cti.dispositions.messages import TOPIC_OUTCOME as TOPIC_DISPOSITION
+from cti.dispositions.messages import DispositionOutcome
 from cti.messages import Rating
 from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.linkage import FROM_110, TO_110, TOPIC_LINKAGE, Handover
@@ -100,7 +102,7 @@ def publish_day(bus, until_hour: float = 21.5, seed: int = 18) -> dict:
 
 def publish_lines(bus, now: float) -> None:
     """Department legs (the longest department names and numbers of the directory), test dials, 110
-    hand-overs and follow-up calls, as the other parts publish them."""
+    hand-overs, follow-up calls and dispositions, as the other parts publish them."""
     parallel = sorted((h for h in directory() if h["kind"] != "direct-merged"),
                       key=lambda h: (-len(h["owner"]), -len(h["number"])))
     for k, h in enumerate(parallel):
@@ -120,6 +122,18 @@ def publish_lines(bus, now: float) -> None:
             bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(k, "surveyed", 1, "done", f"T{k}", rating, True))
         else:
             bus.publish(TOPIC_FOLLOWUP, FollowupAttempt(k, "no_answer", 1, "pending", f"T{k}"))
+    # dispositions (话后小结) on the three lines, in the proportions of Nantong's 2022 table (seed 002)
+    for line, name, queue, online, department in (("public", "市民热线", "public", 77, 23),
+                                                  ("enterprise", "一企来", "enterprise", 82, 18),
+                                                  ("talent", "尚贤", "talent", 99, 1)):
+        for k in range(online + department + 3):
+            call = f"{line}-{k}"
+            if k >= online + department:      # three calls of each line with no disposition in the window
+                bus.publish(TOPIC_DISPOSITION, DispositionOutcome(call, "6001", queue, line, name, "not_recorded"))
+                continue
+            code, label = ("answered_online", "在线答复") if k < online else ("ticket", "转办工单")
+            bus.publish(TOPIC_DISPOSITION, DispositionOutcome(call, "6001", queue, line, name, "recorded", code,
+                                                              label, k < online, True, now - k, 20.0 + k % 40))
 
 
 def shanghai_clock(ts: float) -> str:

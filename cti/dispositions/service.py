@@ -20,9 +20,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, cast, insert, or_, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.bus import EventBus
@@ -32,7 +35,7 @@ from cti.dispositions.settings import DispositionsSettings
 from cti.privacy import mask_number
 from cti.specialists import PUBLIC_LINE as PUBLIC
 from cti.tickets import payload
-from cti.tickets.db import sessionmaker
+from cti.tickets.db import async_url, make_engine, sessionmaker
 from cti.tickets.models import OutboxMessage, Ticket
 from cti.tickets.outbox import new_message
 
@@ -117,16 +120,19 @@ class DispositionService:
         """``ended``: a cti.calls.messages.CallEnded. Its pending row, or the end time of a row recorded
         during the call (after-call work 0)."""
         line_id, line_name = self.line_of(ended.queue, ended.tags)
-        async with self.sessions.begin() as s:
-            row = await s.get(CallDisposition, ended.call_id, with_for_update=True)
-            if row is None:
-                s.add(CallDisposition(
-                    call_id=ended.call_id, agent=ended.agent, caller_number=ended.caller, hotline=ended.hotline,
-                    queue=ended.queue, tags=list(ended.tags), line=line_id, line_name=line_name,
-                    connected_at=_utc(ended.connected_at), ended_at=_utc(ended.ended_at), status="pending",
-                    summary=""))
-            elif row.ended_at is None:
-                row.ended_at = _utc(ended.ended_at)
+        try:
+            async with self.sessions.begin() as s:
+                row = await s.get(CallDisposition, ended.call_id, with_for_update=True)
+                if row is None:
+                    s.add(CallDisposition(
+                        call_id=ended.call_id, agent=ended.agent, caller_number=ended.caller, hotline=ended.hotline,
+                        queue=ended.queue, tags=list(ended.tags), line=line_id, line_name=line_name,
+                        connected_at=_utc(ended.connected_at), ended_at=_utc(ended.ended_at), status="pending",
+                        summary=""))
+                elif row.ended_at is None:
+                    row.ended_at = _utc(ended.ended_at)
+        except IntegrityError:
+            pass   # another instance reading the same switch stored this call's end first
 
     # -- dispositions -----------------------------------------------------------------------------------
     async def owner(self, call_id: str, live: LiveCall | None) -> str | None:
@@ -305,3 +311,21 @@ async def stored(engine: AsyncEngine, start: float, end: float, now: float,
                                       r.online, r.request, at, r.wrapup_seconds))
     return out
 
+
+
+async def load_outcomes(url: str, start: float, end: float, now: float, window: float,
+                        queue: str | None = None) -> list[DispositionOutcome]:
+    """``stored`` read from the tickets database at ``url`` (the monitor and `cti report` use it); [] with a
+    warning when that database has no dispositions yet (an SQLite file never made is not created)."""
+    u = make_url(async_url(url))
+    if u.get_backend_name() == "sqlite" and (not u.database or not Path(u.database).exists()):
+        return []
+    engine = make_engine(url)
+    try:
+        found = await stored(engine, start, end, now, window)
+    except SQLAlchemyError as exc:
+        log.warning("dispositions: cannot read %s (%s): no dispositions counted", u.render_as_string(), exc)
+        return []
+    finally:
+        await engine.dispose()
+    return [o for o in found if queue in (None, "", o.queue)]
