@@ -35,6 +35,10 @@ class CallsSettings(Section):
     pause_reasons: list[str] = Field(["小休", "用餐", "培训", "会议", "话后处理"], min_length=1, max_length=30)
     # origins of ticket-system pages that may embed the agent toolbar (CORS), e.g. https://gd.example.gov.cn
     toolbar_origins: list[str] = []
+    # seconds between a specialist who did not answer and the next one rung 'in turn' (cti/calls/specialist_calls.py):
+    # after a failed attended transfer Asterisk plays xferfailsound (beeperr, 0.36 s) to the agent and ignores
+    # feature codes meanwhile (an atxfer code 40 ms after the agent's Unhold did nothing on Asterisk 22.10.1)
+    next_ring_pause: float = Field(1.0, ge=0, le=30)
 
     def warnings(self) -> list[tuple[str, str]]:
         """Settings that work but mislead, as ``(setting, message)`` (cti.checks: logged by ``cti run``,

@@ -9,6 +9,7 @@ specialist, or each offered one in turn until one answers with the department's 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,10 @@ class SpecialistCalls:
         self.control.spawn(self._advance(call, plan))
 
     async def _advance(self, call: Call, plan: Plan) -> None:
+        await asyncio.sleep(self.control.settings.next_ring_pause)   # the xferfailsound plays (settings.py)
+        if call.ended or not call.agent_channel or self.plans.get(call.id) is not plan:
+            self.plans.pop(call.id, None)
+            return   # the citizen or the agent left meanwhile
         try:
             await self._next(call, plan)
         except CallError as exc:   # the agent sees the failed transfer's state; the request was logged there

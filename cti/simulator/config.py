@@ -93,6 +93,9 @@ class SimConfig:
     atxfer_threeway: str = "*3"
     transfer_digit_timeout: float = 3.0
     atxfer_noanswer_timeout: float = 15.0
+    # features.conf xferfailsound (beeperr.wav, 0.36 s) played to the agent after a failed attended transfer;
+    # no feature code is detected while it plays (seen on Asterisk 22.10.1: *2 40 ms after the Unhold did nothing)
+    xfer_fail_sound: float = 0.36
     # one-key transfer: BlindTransfer/Redirect into this context dials Local/<exten>@departments
     transfer_context: str = "cti-transfer"
     transfer_dial_timeout: float = 15.0

@@ -36,6 +36,7 @@ class Transfer:
         self.b2: Bridge | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.digit_timer: asyncio.TimerHandle | None = None
+        self.deaf_until = 0.0          # clock time: the xferfailsound plays to the agent, codes are not heard
 
 
 class Features:
@@ -59,6 +60,8 @@ class Features:
 
     def _digit(self, x: Transfer, digit: str) -> None:
         cfg = self.pbx.config
+        if self.pbx.clock.now() < x.deaf_until:
+            return   # Asterisk plays xferfailsound to the agent and detects no feature code meanwhile
         if x.collecting:  # dialling the transfer target after *2
             if x.digit_timer is not None:
                 x.digit_timer.cancel()
@@ -160,11 +163,11 @@ class Features:
 
     def _noanswer(self, x: Transfer) -> None:
         if x.state == "dialing":
-            self._back_to_caller(x)
+            self._back_to_caller(x, failed=True)
 
-    def _back_to_caller(self, x: Transfer, cause: int = 16) -> None:
+    def _back_to_caller(self, x: Transfer, cause: int = 16, failed: bool = False) -> None:
         """Abort or no answer (cause 16), or the department leg hung up (its cause): the agent returns to the
-        citizen."""
+        citizen; after a ``failed`` transfer (not an abort) it first hears xferfailsound."""
         pbx, e = self.pbx, x.entry
         if x.timer is not None:
             x.timer.cancel()
@@ -183,6 +186,8 @@ class Features:
         pbx.chan_event("Unhold", a1)
         pbx.set_bridgepeers(e.bridge)
         x.state = "idle"
+        if failed:
+            x.deaf_until = pbx.clock.now() + pbx.config.xfer_fail_sound
         a1.hangup_handler = lambda _ch: self.pbx.queue_app.end_connected(e, "agent")
 
     def _merge(self, x: Transfer) -> None:
@@ -274,7 +279,7 @@ class Features:
         d1 = x.d1
         if x.state == "dialing" or x.state == "consult":
             x.state = "dialing"
-            self._back_to_caller(x, d1.cause or 16)
+            self._back_to_caller(x, d1.cause or 16, failed=True)
             return
         if x.state == "threeway":
             pbx.setvar(d1, "BRIDGEPEER", "")

@@ -9,7 +9,7 @@ import yaml
 from real_asterisk.conftest import layer_settings, running_layer
 from real_asterisk.desk import api, login
 from real_asterisk.switch import ROOT, poll, until
-from real_asterisk.test_real_transfers import bridge_of, transfer_state
+from real_asterisk.test_real_transfers import answered_call, bridge_of, transfer_state
 
 
 def specialists_for_tests(tmp_path) -> str:
@@ -68,4 +68,28 @@ async def test_given_an_enterprise_call_when_the_agent_asks_for_a_tax_specialist
         resp = await poll(lambda: api(layer, "GET", "/api/figures"), counted, 20, "tax-01 in /api/figures")
         (department,) = resp[1]["specialist_departments"]
         assert (department["owner"], department["windows"]["today"]["answer_rate_15s"]) == ("地税局", 1.0)
+        assert not switch.our_warnings(), switch.our_warnings()
+
+
+async def test_given_the_only_specialist_is_busy_then_the_agent_is_back_and_the_departments_hotline_rings_next(
+        switch, tmp_path):
+    settings = layer_settings(switch, tmp_path).model_copy(update={"specialists": specialists_for_tests(tmp_path)})
+    async with running_layer(switch, settings) as layer:
+        switch.department("89180101", busy=True)        # tax-01, the public line's only 税务 specialist
+        switch.department("12366", ring=1)              # 地税局's hotline, the last resort
+        call = await answered_call(switch, layer)       # key 1: the public line
+        status, body = await api(layer, "POST", f"/api/calls/{call['id']}/specialist",
+                                 {"field": "税务", "in_turn": True})
+        assert status == 200 and body["specialist"]["id"] == "tax-01", body
+
+        def hotline_talking(resp):
+            t = resp[1].get("transfer") or {}
+            return t.get("number") == "12366" and t.get("state") == "threeway"
+
+        await poll(lambda: api(layer, "GET", f"/api/calls/{call['id']}"), hotline_talking, 60,
+                   "the 12366 hotline in a three-way call after the busy specialist")
+        await until(lambda: bridge_of(switch, call["citizen_channel"]) & bridge_of(switch, "Local/12366@test-dept"),
+                    10, "the citizen and the hotline in one bridge")
+        assert "17" in {e.get("Cause") for e in switch.events("Hangup")
+                        if e.get("Channel", "").startswith("Local/89180101@")}   # the specialist was busy
         assert not switch.our_warnings(), switch.our_warnings()
