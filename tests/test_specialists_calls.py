@@ -8,7 +8,8 @@ import datetime as dt
 import json
 
 import aiohttp
-from calls_support import until
+import pytest
+from calls_support import ROOT, until
 from monitor_support import cti_report
 from test_integration_departments import AUTH, TZ, centre_with_monitor
 
@@ -106,3 +107,22 @@ async def test_given_a_field_nobody_serves_or_a_bad_body_then_the_agent_gets_a_4
         status, body = await _post(base, f"/api/calls/{call_id}/specialist", {"field": "", "in_turn": True})
         assert status == 400 and "field" in json.dumps(body), body
         assert c.transfers == []
+
+
+async def test_given_a_reload_when_the_new_file_is_bad_then_it_raises_and_the_old_directory_stays_in_force(tmp_path):
+    from cti.specialists import SpecialistError
+
+    async with centre_with_monitor(tmp_path) as (c, _monitor, base):
+        call_id = await c.citizen("13800000034", exten=ENTERPRISE)
+        shipped = (ROOT / "config/specialists.yaml").read_text(encoding="utf-8")
+        path = tmp_path / "specialists.yaml"
+        settings = c.layer.settings.model_copy(update={"specialists": path})
+        path.write_text(shipped.replace('number: "89180101"', 'number: "8918O101"'), encoding="utf-8")
+        with pytest.raises(SpecialistError, match=r"specialists.yaml:\d+: specialist tax-01: number must be digits"):
+            c.part.reload(settings)
+        offer = await _get(base, f"/api/calls/{call_id}/specialists?field=税务")
+        assert [s["id"] for s in offer["specialists"]] == ["tax-01", "tax-02", "tax-03"]
+        path.write_text(shipped.replace("fields: [税务, 减税降费]", "fields: [减税降费]"), encoding="utf-8")
+        c.part.reload(settings)                                   # SIGHUP with a good file: in force at once
+        offer = await _get(base, f"/api/calls/{call_id}/specialists?field=税务")
+        assert [s["id"] for s in offer["specialists"]] == ["tax-02", "tax-03"]
