@@ -69,6 +69,7 @@ class DispositionsApi:
         live = self.live(call_id)
         owner = await self.service.owner(call_id, live)
         if owner is None:
+            log.info("HTTP %s %s: 404 no answered call %s", request.method, request.path, call_id)
             raise web.HTTPNotFound(text=f'{{"error": "unknown call", "detail": "no answered call {call_id}"}}',
                                    content_type="application/json")
         require_own(request, owner, "calls")

@@ -79,10 +79,11 @@ class DispositionsPart:
         return getattr(self.layer, "parts", None) or ()
 
     def live_call(self, call_id: str) -> LiveCall | None:
+        """The call as call control still holds it (connected, or just ended), None when it does not."""
         for part in self._parts():
             control = getattr(part, "control", None)
             call = control.tracker.get(call_id) if hasattr(control, "tracker") else None
-            if call is not None and not call.ended and call.agent:
+            if call is not None and call.agent:   # an ended one too: its end may not be stored yet
                 hotline, tags = control.hotline_and_tags(call)
                 return LiveCall(call.id, call.agent, call.caller, call.queue, hotline, tuple(tags), call.connected_at)
         return None

@@ -63,7 +63,7 @@ class DispositionError(Exception):
 
 @dataclass(frozen=True)
 class LiveCall:
-    """A call still connected, as call control describes it (a disposition may come before its end)."""
+    """A call as call control still holds it (connected, or just ended before its end was stored)."""
 
     call_id: str
     agent: str
