@@ -195,6 +195,18 @@ async def _scenario(sim, layer, browser, base: str, host_origin: str, receiver: 
     assert "12345" in await enterprise.inner_text(f"{SHADOW} #hotline")
     assert await enterprise.inner_text(f"{SHADOW} #call-status") == "通话中"
 
+    # -- a policy specialist (政策专员, issue 21): the line's fields, the offer for 税务, one rung, cancelled --
+    await enterprise.wait_for_selector(f"{SHADOW} #sp-field option[value='税务']", state="attached", timeout=10000)
+    assert await enterprise.inner_text(f"{SHADOW} #sp-line") == "一企来"
+    await enterprise.select_option(f"{SHADOW} #sp-field", "税务")
+    specialist = f"{SHADOW} #sp-list .dir[data-specialist='tax-02']"
+    await enterprise.click(specialist, timeout=10000)
+    await enterprise.wait_for_selector(f"{SHADOW} #transfer-log li[data-state='threeway']", timeout=15000)
+    assert "专员 李强（地税局）" in await enterprise.inner_text(f"{SHADOW} #transfer-log")
+    assert "12366" in await enterprise.inner_text(f"{SHADOW} #sp-last")            # the hotline last
+    await enterprise.click(f"{SHADOW} #cancel")
+    await enterprise.wait_for_selector(f"{SHADOW} #transfer-log li[data-state='cancelled']", timeout=15000)
+
     # -- three-way call with 12315 (answers), then the agent drops off: each state on the page -----------
     await enterprise.fill(f"{SHADOW} #dir-search", "消费者")
     row = f"{SHADOW} #dirs .dir[data-number='12315']"

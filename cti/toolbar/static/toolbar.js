@@ -134,6 +134,12 @@ const HTML = `
         <input type="search" id="dir-search" placeholder="按名称或号码搜索部门" aria-label="搜索部门">
       </div>
       <div class="dirs" id="dirs"></div>
+      <div class="row" id="sp-row" hidden>
+        <label for="sp-field">政策专员 <span id="sp-line" class="muted"></span></label>
+        <select id="sp-field" aria-label="政策领域"></select>
+        <button id="sp-turn" title="依次呼叫所列专员，均未接听时转部门热线">依次呼叫</button>
+      </div>
+      <div class="dirs" id="sp-list" hidden></div>
       <div class="row emergency" id="emergency"></div>
       <div class="row">
         <button id="cancel">取消转接</button>
@@ -291,6 +297,13 @@ export class CtiAgentToolbar extends HTMLElement {
     return t;
   }
 
+  /** Three-way call to a policy specialist of ``field``: ``specialistId`` (one of the offer), or each in turn. */
+  async callSpecialist(field, specialistId = null) {
+    const call = this._needCall();
+    const body = specialistId ? { field, specialist: specialistId } : { field, in_turn: true };
+    return this._onTransfer(await this._api("POST", `/api/calls/${encodeURIComponent(call.call_id)}/specialist`, body));
+  }
+
   async cancelTransfer() { return this._onTransfer(await this._api("POST", `/api/calls/${encodeURIComponent(this._needCall().call_id)}/cancel`)); }
   async dropOff() { return this._onTransfer(await this._api("POST", `/api/calls/${encodeURIComponent(this._needCall().call_id)}/drop-off`)); }
   async hangUp() { return this._api("POST", `/api/calls/${encodeURIComponent(this._needCall().call_id)}/hangup`); }
@@ -403,6 +416,7 @@ export class CtiAgentToolbar extends HTMLElement {
     this._renderCall();
     this._renderTransfer();
     this._loadHistory();
+    if (fresh) this._loadSpecialists("");
     this.refresh().catch(() => {});          // the agent's state as the queue now sees it (通话中)
     this._emit("cti-screen-pop", pop);
   }
@@ -415,7 +429,8 @@ export class CtiAgentToolbar extends HTMLElement {
     this._transfer = t;
     if (changed) {
       const log = this._root.getElementById("transfer-log");
-      const name = t.hotline_name ? `${t.hotline_name}(${t.number})` : t.number;
+      const name = t.specialist ? `专员 ${t.specialist.name}（${t.specialist.department}）`
+        : t.hotline_name ? `${t.hotline_name}(${t.number})` : t.number;
       const li = el("li", { "data-state": t.state }, `${MODE_LABELS[t.kind] || t.kind} ${name}：${TRANSFER_LABELS[t.state] || t.state}`);
       if (t.reason && (t.state === "failed" || t.state === "no_answer" || t.state === "busy" || t.state === "returned")) {
         li.title = t.reason;
@@ -502,7 +517,7 @@ export class CtiAgentToolbar extends HTMLElement {
     $("cancel").disabled = !live || !going || t.kind !== "threeway";
     $("dropoff").disabled = !live || !going || t.kind !== "threeway" || t.state !== "threeway";
     $("hangup").disabled = !live;
-    for (const b of this._root.querySelectorAll("#dirs .dir, #emergency button")) {
+    for (const b of this._root.querySelectorAll("#dirs .dir, #emergency button, #sp-list .dir, #sp-turn")) {
       b.toggleAttribute("aria-disabled", !live || going);
       if (b.tagName === "BUTTON") b.disabled = !live || going;
     }
@@ -573,6 +588,38 @@ export class CtiAgentToolbar extends HTMLElement {
     this._renderTransfer();
   }
 
+  // The call's line and the fields of its specialists; for a field, those in working hours now (issue 21).
+  async _loadSpecialists(field) {
+    const $ = (id) => this._root.getElementById(id), call = this._call;
+    let offer;
+    try {
+      offer = await this._api("GET", `/api/calls/${encodeURIComponent(call.call_id)}/specialists${field ? `?field=${encodeURIComponent(field)}` : ""}`);
+    } catch {
+      $("sp-row").hidden = $("sp-list").hidden = true;     // no specialist directory here
+      return;
+    }
+    if (!this._call || this._call.call_id !== offer.call_id) return;
+    $("sp-line").textContent = offer.line.name;
+    $("sp-row").hidden = !offer.fields.length;
+    if (!field) {
+      $("sp-field").replaceChildren(el("option", { value: "" }, "选择领域"), ...offer.fields.map((f) => el("option", { value: f }, f)));
+      $("sp-list").hidden = true;
+      this._renderTransfer();
+      return;
+    }
+    const rows = offer.specialists.map((s) => {
+      const row = el("div", { class: "dir", "data-specialist": s.id, role: "button", title: `${s.department} · ${s.fields.join("、")}` });
+      row.append(el("span", { class: "light green" }), el("span", { class: "name" }, `${s.name} ${s.department}`),
+        el("span", { class: "meta" }, `${s.answer_timeout}秒`));
+      row.addEventListener("click", () => { if (!row.hasAttribute("aria-disabled")) this._act(() => this.callSpecialist(field, s.id)); });
+      return row;
+    });
+    const last = offer.last_resort ? `均未接听时转 ${offer.last_resort.name}(${offer.last_resort.number})` : "";
+    $("sp-list").replaceChildren(...rows, el("div", { class: "muted", id: "sp-last" }, rows.length ? last : `当前无在岗专员${last ? "，" + last : ""}`));
+    $("sp-list").hidden = false;
+    this._renderTransfer();
+  }
+
   _mode() { return this._root.querySelector("input[name=mode]:checked").value; }
 
   _renderTicket(t) {
@@ -626,6 +673,11 @@ export class CtiAgentToolbar extends HTMLElement {
     $("dropoff").addEventListener("click", () => this._act(() => this.dropOff()));
     $("hangup").addEventListener("click", () => this._act(() => this.hangUp()));
     $("dir-search").addEventListener("input", () => this._directory && this._renderDirectory());
+    $("sp-field").addEventListener("change", () => this._call && this._loadSpecialists($("sp-field").value));
+    $("sp-turn").addEventListener("click", () => {
+      const field = $("sp-field").value;
+      if (field) this._act(() => this.callSpecialist(field)); else this._say("请先选择政策领域");
+    });
     $("ticket-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       this._act(() => this.createTicket({ requestType: $("request-type").value, summary: $("summary").value }));
