@@ -9,7 +9,10 @@ writes the editable config, `cti check-config` accepts it, and `cti run` serves 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
 import signal
 import subprocess
 import zipfile
@@ -27,9 +30,17 @@ PACKAGES = ("cti", "ivr_flows", "queue_monitor", "recordings")   # pyproject.tom
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory) -> Path:
-    """A folder standing for a bare host, with the wheel installed in host/venv."""
-    work = tmp_path_factory.mktemp("host")
-    install(build_wheel(work / "build"), work / "venv")
+    """A folder standing for a bare host, with the wheel installed in host/venv: made once per run, by
+    the first worker that needs it (the others wait on the lock), as xdist spreads this file's tests."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    work = shared / "packaging-host"
+    with (shared / "packaging-host.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (work / "ready").exists():
+            shutil.rmtree(work, ignore_errors=True)
+            install(build_wheel(work / "build"), work / "venv")
+            (work / "ready").touch()
     return work
 
 
