@@ -65,7 +65,8 @@ class SnapshotCollector:
                        for t in ("15s", "10s")])
         # department hotlines: the citizens' legs (部门热线) and the test calls (拨测), per window
         for key, prefix, what in (("departments", "cti_department", "Department legs of citizens' calls"),
-                                  ("test_dials", "cti_test_dial", "Test calls (拨测) of department hotlines")):
+                                  ("test_dials", "cti_test_dial", "Test calls (拨测) of department hotlines"),
+                                  ("specialists", "cti_specialist", "Policy specialists' (政策专员) three-way legs")):
             rows = [({"number": r["number"], "window": n}, f) for r in snap.get(key) or []
                     for n, f in r["windows"].items()]
             yield _family("gauge", f"{prefix}_offered", f"{what} rung in the window",
