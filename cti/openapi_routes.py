@@ -176,13 +176,15 @@ TAGS = [{"name": "access", "description": "health and agent sign-in (cti/web.py)
         {"name": "outbound", "description": "follow-up calls (回访), test dials (拨测), 110 linkage (cti/outbound)"},
         {"name": "flows", "description": "IVR flows (ivr_flows/)"},
         {"name": "monitor", "description": "wallboard, figures, reports, metrics (queue_monitor/)"},
-        {"name": "toolbar", "description": "the agent toolbar (cti/toolbar)"}]
+        {"name": "toolbar", "description": "the agent toolbar (cti/toolbar)"},
+        {"name": "dispositions", "description": "how a call ended (话后小结) and knowledge items (一问一答) of a call "
+                                                "(cti/dispositions)"}]
 TAG_OF = [("/api/tickets", "tickets"), ("/api/recordings", "recordings"), ("/recordings", "recordings"),
           ("/api/outbound", "outbound"), ("/api/flows", "flows"), ("/healthz", "access"), ("/api/agents", "access")]
 
 
 # Parts that document their own routes: a module-level ``openapi_paths() -> dict`` (tag: the module's part).
-PART_MODULES = {"cti.toolbar.part": "toolbar", "cti.dispositions.part": "desktop"}
+PART_MODULES = {"cti.toolbar.part": "toolbar", "cti.dispositions.part": "dispositions"}
 PAGES = {"cti.toolbar.part": {
     "/agent": ("the agent toolbar's reference page (public: no secret in it; the agent signs in with its PIN)",
                "text/html"),

@@ -18,6 +18,7 @@ import aiohttp
 from calls_support import centre, until
 from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
+from test_agent_api import _desk
 from tickets_support import Receiver, make_secret
 
 from cti.auth import hash_pin
@@ -74,7 +75,8 @@ async def test_a_disposition_is_stored_once_sent_signed_once_and_refused_when_ba
     parts = [TicketsPart, FlowsPart, MonitorPart, DispositionsPart]
     try:
         async with centre(tmp_path, parts=parts, configure=configure(receiver, tmp_path)) as c, \
-                aiohttp.ClientSession(f"http://127.0.0.1:{c.layer.http_port}") as http:
+                aiohttp.ClientSession(f"http://127.0.0.1:{c.layer.http_port}") as http, \
+                aiohttp.ClientSession() as plain:
             tickets, dispositions = c.layer.parts[0], c.layer.parts[3]
             outcomes = []
             c.layer.bus.subscribe(TOPIC_OUTCOME, lambda _t, m: outcomes.append(m))
@@ -103,13 +105,17 @@ async def test_a_disposition_is_stored_once_sent_signed_once_and_refused_when_ba
                     return r.status == 200 and (await r.json())["ended_at"] is not None
             await until(pending, 10)
 
-            status, stored = await post(http, path, good, desks[owner])
-            assert status == 200, stored
+            desk = await _desk(c, plain)          # each answer below is checked against /api/openapi.json
+            choices = await desk.call("GET", "/api/dispositions")
+            assert [x["name"] for x in choices["choices"]] == ["在线答复", "专员连线解答", "转办工单", "转接", "无效来电"]
+            await desk.call("POST", path, {"code": "guessed"}, headers=desks[owner], expect=400)
+            stored = await desk.call("POST", path, good, headers=desks[owner])
             assert stored["status"] == "recorded" and stored["name"] == "在线答复" and stored["online"] is True
             assert stored["line"] == {"id": "enterprise", "name": "一企来"} and "企业" in stored["tags"]
             assert stored["agent"] == owner and stored["wrapup_seconds"] >= 0
-            status, again = await post(http, path, {**good, "code": "ticket"}, desks[owner])
-            assert (status, again["error"]) == (409, "already recorded")
+            again = await desk.call("POST", path, {**good, "code": "ticket"}, headers=desks[owner], expect=409)
+            assert again["error"] == "already recorded"
+            assert (await desk.call("GET", path, headers=desks[owner]))["status"] == "recorded"
 
             await until(lambda: messages(receiver, "call.disposition"), 10)
             await until(lambda: tickets.dispatcher.delivered >= 1, 10)
@@ -166,14 +172,16 @@ async def test_a_specialists_answer_becomes_a_signed_knowledge_item(tmp_path):
     try:
         async with centre(tmp_path, parts=[TicketsPart, FlowsPart, DispositionsPart],
                           configure=configure(receiver, tmp_path)) as c, \
-                aiohttp.ClientSession(f"http://127.0.0.1:{c.layer.http_port}") as http:
+                aiohttp.ClientSession(f"http://127.0.0.1:{c.layer.http_port}") as http, \
+                aiohttp.ClientSession() as plain:
+            desk = await _desk(c, plain)
             legs = []
             c.layer.bus.subscribe(TOPIC_SPECIALIST_LEG, lambda _t, m: legs.append(m))
             c.control.clock = lambda: WORKING        # specialists are offered in their working hours
             call_id = await c.citizen("13800000023", exten="12345", script="press2")
             qa = {"question": "小微企业增值税减免的条件？", "answer": "月销售额10万元以下免征增值税。"}
-            status, refused = await post(http, f"/api/calls/{call_id}/knowledge", qa, ADMIN)
-            assert (status, refused["error"]) == (409, "no specialist answer"), refused
+            refused = await desk.call("POST", f"/api/calls/{call_id}/knowledge", qa, expect=409)
+            assert refused["error"] == "no specialist answer", refused
 
             status, t = await post(http, f"/api/calls/{call_id}/specialist",
                                    {"field": "税务", "specialist": "tax-01"}, ADMIN)
@@ -181,8 +189,7 @@ async def test_a_specialists_answer_becomes_a_signed_knowledge_item(tmp_path):
             await c.state(call_id, "threeway")
             await c.control.drop_off(call_id)                 # the agent leaves citizen and specialist talking
             await until(lambda: legs, 10)
-            status, item = await post(http, f"/api/calls/{call_id}/knowledge", qa, ADMIN)
-            assert status == 201, item
+            item = await desk.call("POST", f"/api/calls/{call_id}/knowledge", qa, expect=201)
 
             await until(lambda: messages(receiver, "knowledge.item"), 10)
             (_, sent), = messages(receiver, "knowledge.item")

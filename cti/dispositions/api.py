@@ -85,6 +85,10 @@ class DispositionsApi:
 
     async def record(self, request: web.Request) -> web.Response:
         body = await body_as(request, DispositionIn)      # bad input is a 400 whether or not the call exists
+        try:
+            self.service.check(body.code, body.request_type, body.summary)
+        except DispositionError as exc:
+            return _error(exc)
         call_id, live, _ = await self._owned(request)
         try:
             return web.json_response(await self.service.record(call_id, body.code, body.request_type, body.summary,

@@ -146,7 +146,8 @@ class DispositionService:
             row = await s.get(CallDisposition, call_id)
         return None if row is None else self._view(row)
 
-    def _check(self, code: str, request_type: str | None, summary: str):
+    def check(self, code: str, request_type: str | None, summary: str):
+        """The choice of ``code``; DispositionError 400 naming a bad field (no call needed to tell)."""
         choice = self.settings.choices.get(code)
         if choice is None:
             known = ", ".join(f"{k} ({c.name})" for k, c in self.settings.choices.items())
@@ -167,7 +168,7 @@ class DispositionService:
         """Store the call's disposition and its ``call.disposition`` message in one transaction; return the
         stored disposition. Raise DispositionError (400 field, 404 unknown call, 409 already recorded or
         the wrap-up window has passed)."""
-        choice = self._check(code, request_type, summary)
+        choice = self.check(code, request_type, summary)
         recording = None
         if self.recording_link is not None:
             try:
