@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from wall_support import publish_day, publish_lines
 
 from cti.app import Layer
+from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
 from cti.demo import free_port
 from queue_monitor.part import MonitorPart
 
@@ -23,17 +24,21 @@ FAMILIES = {
     "cti_queue_answer_rate": "gauge", "cti_linkage_calls": "gauge", "cti_followup_calls": "gauge",
     "cti_line_requests": "gauge", "cti_line_online_answer_rate": "gauge", "cti_line_not_recorded": "gauge",
     "cti_line_invalid": "gauge", "cti_queue_online_answer_rate": "gauge",
-    **{f"{p}_{f}": "gauge" for p in ("cti_department", "cti_test_dial")
+    **{f"{p}_{f}": "gauge" for p in ("cti_department", "cti_test_dial", "cti_specialist")
        for f in ("offered", "answered_15s", "answer_rate", "not_answered")},
 }
 
 
 def figure(wall: dict, name: str, lab: dict):
     """The /api/figures value a /metrics sample stands for (written from the metric's help, not its code)."""
-    if name.startswith(("cti_department_", "cti_test_dial_")):
-        key = "departments" if name.startswith("cti_department_") else "test_dials"
+    if name.startswith(("cti_department_", "cti_test_dial_", "cti_specialist_")):
+        key = {"cti_department": "departments", "cti_test_dial": "test_dials"}.get(name.rsplit("_", 2)[0]
+                                                                                   .removesuffix("_answer"),
+                                                                                   "specialists")
+        key = "departments" if name.startswith("cti_department_") else \
+            "test_dials" if name.startswith("cti_test_dial_") else "specialists"
         row = next(r for r in wall[key] if r["number"] == lab["number"])["windows"][lab["window"]]
-        field = name.removeprefix("cti_department_").removeprefix("cti_test_dial_")
+        field = name.removeprefix("cti_department_").removeprefix("cti_test_dial_").removeprefix("cti_specialist_")
         return {"offered": row["offered"], "answered_15s": row["answered_15s"],
                 "answer_rate": row["answer_rate_15s"], "not_answered": (row.get("not_answered") or {}).get(
                     lab.get("kind"))}[field]
@@ -68,6 +73,9 @@ async def day(tmp_path):
     part = layer.parts[0]
     published = publish_day(layer.bus)
     publish_lines(layer.bus, published["now"])
+    for n, answer in enumerate((4.0, None)):   # two policy specialists' legs (政策专员, issue 21)
+        layer.bus.publish(TOPIC_DEPARTMENT_LEG, DepartmentLeg(f"s{n}", f"tax-0{n + 1}", "地税局", "specialist", False,
+                                                              published["now"] - 100, answer, "handed_off"))
     await until(lambda: part.engine.snapshot()["centre"]["windows"]["today"]["offered"] > 7000, 10)
     try:
         yield layer
@@ -101,5 +109,6 @@ async def test_metrics_parsed_by_prometheus_equal_the_figures(day):
     assert seen["cti_linkage_calls"] == sum(len(v) for v in wall["linkage"]["windows"].values())
     assert seen["cti_department_offered"] == sum(len(r["windows"]) for r in wall["departments"])
     assert seen["cti_test_dial_offered"] == sum(len(r["windows"]) for r in wall["test_dials"])
+    assert seen["cti_specialist_offered"] == sum(len(r["windows"]) for r in wall["specialists"]) > 0
     assert seen["cti_line_online_answer_rate"] == 3 * len(wall["dispositions"]["windows"])     # three lines
     assert wall["centre"]["windows"]["total"]["counters"]["talk_sum"] > 1e6   # seven digits, kept whole
