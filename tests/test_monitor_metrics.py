@@ -32,9 +32,6 @@ FAMILIES = {
 def figure(wall: dict, name: str, lab: dict):
     """The /api/figures value a /metrics sample stands for (written from the metric's help, not its code)."""
     if name.startswith(("cti_department_", "cti_test_dial_", "cti_specialist_")):
-        key = {"cti_department": "departments", "cti_test_dial": "test_dials"}.get(name.rsplit("_", 2)[0]
-                                                                                   .removesuffix("_answer"),
-                                                                                   "specialists")
         key = "departments" if name.startswith("cti_department_") else \
             "test_dials" if name.startswith("cti_test_dial_") else "specialists"
         row = next(r for r in wall[key] if r["number"] == lab["number"])["windows"][lab["window"]]
