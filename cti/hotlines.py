@@ -143,8 +143,19 @@ def open_at(spans: Spans | None, calendar_hours: bool, when: dt.datetime, calend
     return any(start <= t < end for start, end in spans)
 
 
-def _line(node: yaml.Node | None) -> int:
+def node_line(node: yaml.Node | None) -> int:
+    """The 1-based line a YAML node starts on (0: no node)."""
     return node.start_mark.line + 1 if node is not None else 0
+
+
+def yaml_tree(text: str, path: str, error: type[ValueError]) -> tuple[Any, yaml.Node | None]:
+    """``text`` as data and as its node tree (for line numbers); bad YAML raises ``error`` naming path:line."""
+    try:
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else path
+        raise error(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
 def _children(node: yaml.MappingNode) -> dict[str, yaml.Node]:
@@ -153,36 +164,30 @@ def _children(node: yaml.MappingNode) -> dict[str, yaml.Node]:
 
 def parse_directory(text: str, path: str = "hotlines.yaml") -> Directory:
     """Parse and validate the directory text; raise :class:`HotlineError` listing every problem."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else path
-        raise HotlineError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data, root = yaml_tree(text, path, HotlineError)
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise HotlineError(f"{path}:1: the top level must be a mapping with a 'hotlines' list")
     problems: list[str] = []
     nodes = _children(root)
     for key in data:
         if key not in ("defaults", "hotlines"):
-            problems.append(f"{path}:{_line(nodes.get(str(key)))}: unknown key {key!r} (expected defaults, hotlines)")
+            problems.append(f"{path}:{node_line(nodes.get(str(key)))}: unknown key {key!r} (expected defaults, hotlines)")
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
-        problems.append(f"{path}:{_line(nodes.get('defaults'))}: 'defaults' must be a mapping")
+        problems.append(f"{path}:{node_line(nodes.get('defaults'))}: 'defaults' must be a mapping")
         defaults = {}
     for key in defaults:
         if key not in ("dial", "answer_timeout", "working_hours"):
-            problems.append(f"{path}:{_line(nodes.get('defaults'))}: unknown default {key!r}")
+            problems.append(f"{path}:{node_line(nodes.get('defaults'))}: unknown default {key!r}")
     items = data.get("hotlines")
     items_node = nodes.get("hotlines")
     if not isinstance(items, list) or not isinstance(items_node, yaml.SequenceNode):
-        problems.append(f"{path}:{_line(items_node) or 1}: 'hotlines' must be a list of entries")
+        problems.append(f"{path}:{node_line(items_node) or 1}: 'hotlines' must be a list of entries")
         raise HotlineError(f"{path}: invalid hotline directory:\n  " + "\n  ".join(problems))
     hotlines: list[Hotline] = []
     seen: dict[str, int] = {}
     for entry, node in zip(items, items_node.value, strict=True):
-        line = _line(node)
+        line = node_line(node)
         if not isinstance(entry, dict) or not isinstance(node, yaml.MappingNode):
             problems.append(f"{path}:{line}: an entry must be a mapping (number, name, owner, kind...)")
             continue
@@ -190,7 +195,7 @@ def parse_directory(text: str, path: str = "hotlines.yaml") -> Directory:
         errs: list[str] = []
 
         def err(key: str, message: str, keys=keys, line=line, errs=errs) -> None:
-            errs.append(f"{path}:{_line(keys.get(key)) or line}: {message}")
+            errs.append(f"{path}:{node_line(keys.get(key)) or line}: {message}")
 
         for key in entry:
             if key not in ENTRY_KEYS:

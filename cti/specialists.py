@@ -27,7 +27,16 @@ from typing import Any
 import yaml
 
 from cti.calendar import CalendarError, WorkCalendar
-from cti.hotlines import DEFAULT_TIMEOUT, DIRECT, Directory, Spans, hours_setting, open_at
+from cti.hotlines import (
+    DEFAULT_TIMEOUT,
+    DIRECT,
+    Directory,
+    Spans,
+    hours_setting,
+    node_line,
+    open_at,
+    yaml_tree,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +172,6 @@ class SpecialistDirectory:
         return ""
 
 
-def _line(node: yaml.Node | None) -> int:
-    return node.start_mark.line + 1 if node is not None else 0
-
-
 def _children(node: yaml.Node | None) -> dict[str, yaml.Node]:
     if not isinstance(node, yaml.MappingNode):
         return {}
@@ -181,7 +186,7 @@ class _Parser:
         self.problems: list[str] = []
 
     def err(self, node: yaml.Node | None, message: str, fallback: int = 1) -> None:
-        self.problems.append(f"{self.path}:{_line(node) or fallback}: {message}")
+        self.problems.append(f"{self.path}:{node_line(node) or fallback}: {message}")
 
     def unknown(self, data: dict, node: yaml.Node, known: set[str], what: str) -> None:
         nodes = _children(node)
@@ -240,7 +245,7 @@ class _Parser:
                     self.err(ivr_node, f"{what}: flow {flow!r} has no menu choice {key!r} "
                                        f"(flows found: {known})")
             if len(self.problems) == before:
-                out.append(Line(lid, name, queue, tag, flow, key, _line(node)))
+                out.append(Line(lid, name, queue, tag, flow, key, node_line(node)))
         return out
 
     # -- departments --------------------------------------------------------------------------------------
@@ -270,7 +275,7 @@ class _Parser:
             low, high = SPECIALISTS_PER_DEPARTMENT
             if items_ and not low <= len(items_) <= high:
                 self.err(node, f"{what}: names {len(items_)} specialists; each department names {low}-{high}")
-            out.append(Department(name, hotline, tuple(specialists), _line(node)))
+            out.append(Department(name, hotline, tuple(specialists), node_line(node)))
         return out
 
     def specialist(self, entry: Any, node: yaml.Node, department: str, defaults: dict, line_ids: set[str],
@@ -288,7 +293,7 @@ class _Parser:
         elif sid in seen:
             self.err(keys.get("id"), f"{what}: id is already used at line {seen[sid]}")
         elif sid:
-            seen[sid] = _line(node)
+            seen[sid] = node_line(node)
         name = self.text(entry, node, "name", what)
         number = self.text(entry, node, "number", what, required=False)
         if number and not number.isdigit():
@@ -334,7 +339,7 @@ class _Parser:
         if len(self.problems) != before:
             return None
         return Specialist(sid, name, department, number, dial, tuple(f.strip() for f in fields),
-                          tuple(str(x) for x in lines), spans, calendar_hours, timeout, _line(node))
+                          tuple(str(x) for x in lines), spans, calendar_hours, timeout, node_line(node))
 
 
 def flow_menus(flows_dir: str | Path) -> dict[str, set[str]]:
@@ -356,13 +361,7 @@ def parse_specialists(text: str, path: str = "specialists.yaml", hotlines: Direc
                       flows: dict[str, set[str]] | None = None) -> SpecialistDirectory:
     """Parse and validate; raise :class:`SpecialistError` listing every problem. ``hotlines``: the hotline
     directory the departments' last resorts must be in; ``flows``: flow name -> menu keys (``flow_menus``)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else path
-        raise SpecialistError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data, root = yaml_tree(text, path, SpecialistError)
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise SpecialistError(f"{path}:1: the top level must be a mapping with 'lines' and 'departments'")
     p = _Parser(path, hotlines, flows)
