@@ -244,7 +244,9 @@ class MonitorPart:
     async def _reload_today(self) -> None:
         """Today survives a restart of the layer: the engine's windows are rebuilt from this instance's
         stored calls (so /api/figures "today" equals `cti report` for today), and department legs, test
-        calls, 110 hand-overs, follow-ups and dispositions (from the tickets database) of today are reloaded."""
+        calls, 110 hand-overs, follow-ups and dispositions (from the tickets database) of today are reloaded.
+        Legs, hand-overs and follow-ups are this instance's own: another instance's rows in a shared
+        database reach the wall through Redis from that instance, and would count twice."""
         now = self.now()
         start = min(self.departments.day.day_of(now), now - max(self.settings.windows.values(), default=0))
         latest = await self.store.latest(self.instance)
@@ -255,11 +257,11 @@ class MonitorPart:
             applied = self.engine.restore(contributions(rows), latest, since)
             log.info("queue monitor: figures of the day rebuilt from %d stored queue legs (%d counts)",
                      len(rows), applied)
-        for leg in await self.store.legs(start, float("inf")):
+        for leg in await self.store.legs(start, float("inf"), self.instance):
             (self.test_dials if is_test(leg) else self.departments).add(leg)
-        for record in await self.store.linkage(start, float("inf")):
+        for record in await self.store.linkage(start, float("inf"), self.instance):
             self.linkage.add(record)
-        for followup in await self.store.followups(start, float("inf")):
+        for followup in await self.store.followups(start, float("inf"), self.instance):
             self.followups.add(followup)
         for disposition in await stored_dispositions(self.layer_settings, start, float("inf")):
             self.dispositions.add(disposition)

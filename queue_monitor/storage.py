@@ -140,9 +140,12 @@ class CallStore:
         async with self.sessions() as session:
             return list((await session.scalars(stmt)).all())
 
-    async def _between(self, row_type, at, start: float, end: float) -> list:
-        """Rows whose ``at`` column is in [start, end), in that order."""
-        return await self._select(select(row_type).where(at >= start, at < end).order_by(at))
+    async def _between(self, row_type, at, start: float, end: float, instance: str | None = None) -> list:
+        """Rows whose ``at`` column is in [start, end), in that order; of every instance, or of one."""
+        stmt = select(row_type).where(at >= start, at < end)
+        if instance is not None:
+            stmt = stmt.where(row_type.instance == instance)
+        return await self._select(stmt.order_by(at))
 
     async def add(self, calls: Iterable[QueueCall]) -> int:
         return await self._insert([QueueCallRow(instance=self.instance, **vars_of(c)) for c in calls])
@@ -174,17 +177,18 @@ class CallStore:
     async def add_legs(self, legs: Iterable[DepartmentLeg]) -> int:
         return await self._insert([DepartmentLegRow(instance=self.instance, **leg.as_dict()) for leg in legs])
 
-    async def legs(self, start: float, end: float) -> list[DepartmentLeg]:
+    async def legs(self, start: float, end: float, instance: str | None = None) -> list[DepartmentLeg]:
         """Department legs rung in [start, end)."""
-        return [r.to_leg() for r in await self._between(DepartmentLegRow, DepartmentLegRow.ringing_at, start, end)]
+        return [r.to_leg() for r in await self._between(DepartmentLegRow, DepartmentLegRow.ringing_at, start, end,
+                                                                  instance)]
 
     async def add_linkage(self, records: Iterable[LinkageRecord]) -> int:
         return await self._insert([LinkageRow(instance=self.instance, call_id=r.call_id, direction=r.direction,
                                               at=r.at) for r in records])
 
-    async def linkage(self, start: float, end: float) -> list[LinkageRecord]:
+    async def linkage(self, start: float, end: float, instance: str | None = None) -> list[LinkageRecord]:
         """110 hand-overs heard in [start, end)."""
-        return [r.to_record() for r in await self._between(LinkageRow, LinkageRow.at, start, end)]
+        return [r.to_record() for r in await self._between(LinkageRow, LinkageRow.at, start, end, instance)]
 
     async def add_followups(self, records: Iterable[FollowupRecord]) -> int:
         return await self._insert([
@@ -192,9 +196,9 @@ class CallStore:
                         exhausted=r.exhausted, rating=r.rating, settled=r.settled, at=r.at)
             for r in records])
 
-    async def followups(self, start: float, end: float) -> list[FollowupRecord]:
+    async def followups(self, start: float, end: float, instance: str | None = None) -> list[FollowupRecord]:
         """Follow-up call attempts heard in [start, end)."""
-        return [r.to_record() for r in await self._between(FollowupRow, FollowupRow.at, start, end)]
+        return [r.to_record() for r in await self._between(FollowupRow, FollowupRow.at, start, end, instance)]
 
     async def close(self) -> None:
         await self.engine.dispose()

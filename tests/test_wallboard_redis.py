@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from monitor_support import monitor_settings, originate, start_layer, until
 
+from cti.outbound.linkage import FROM_110, TOPIC_LINKAGE, Handover
 from cti.simulator import SimConfig, Simulator
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -174,3 +175,50 @@ async def test_given_two_instances_on_one_switch_when_calls_flow_then_each_call_
         for layer in layers:
             await layer.stop()
         await sim.stop()
+
+
+async def test_given_two_platforms_on_one_database_when_one_restarts_then_the_others_hand_overs_are_not_counted_twice(
+        tmp_path, redis_url):
+    """A restarted instance rebuilds today's boards from its own stored rows only: the other platform's 110
+    hand-over, in the shared database too, reaches its wall through Redis, as before the restart."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+    sims, layers = [], {}
+    try:
+        for name in ("city", "county"):
+            sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=3, lockstep=True))
+            await sim.start()
+            sims.append(sim)
+            (tmp_path / name).mkdir()
+            settings = monitor_settings(tmp_path / name, sim.ami_port, redis_url=redis_url, instance=name,
+                                        database_url=database)
+            layers[name], _ = await start_layer(settings, sim)
+        county = layers["county"]
+        county.bus.publish(TOPIC_LINKAGE, Handover(FROM_110, "county-call-1", 0.0, "queued"))  # as cti.outbound says
+        await county.monitor.flush()
+
+        async def from_110(layer) -> int:
+            async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"}) as http:
+                async with http.get(f"http://127.0.0.1:{layer.http_port}/api/figures") as r:
+                    wall = await r.json()
+            return wall["linkage"]["windows"].get("today", {}).get("from_110", 0), wall["instances"]
+
+        async def settled(layer) -> tuple[int, list]:
+            seen = None
+            for _ in range(200):
+                seen = await from_110(layer)
+                if seen[1] == ["city", "county"] and seen[0] >= 1:
+                    await asyncio.sleep(0.3)   # a second count would land by now
+                    return await from_110(layer)
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"the city's wall never showed the county's hand-over: {seen}")
+
+        assert (await settled(layers["city"]))[0] == 1
+        city = layers["city"]
+        await city.stop()
+        layers["city"], _ = await start_layer(city.settings, sims[0])
+        assert (await settled(layers["city"]))[0] == 1
+    finally:
+        for layer in layers.values():
+            await layer.stop()
+        for sim in sims:
+            await sim.stop()
