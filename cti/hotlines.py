@@ -130,6 +130,28 @@ def hours_setting(raw: Any, calendar_default: bool) -> tuple[Spans | None, bool]
     raise CalendarError("working_hours must be 'always', 'calendar' or a list of HH:MM-HH:MM spans")
 
 
+def dial_setting(template: str, number: str) -> str:
+    """``template`` with {number} replaced, checked as an Asterisk dial string; ValueError says what is wrong."""
+    try:
+        dial = template.format(number=number)
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(f"dial {template!r}: only {{number}} may be substituted") from None
+    if "/" not in dial or any(c in dial for c in ",\r\n|&"):
+        raise ValueError(f"dial {dial!r} is not an Asterisk dial string (TECH/resource, no commas)")
+    return dial
+
+
+def timeout_setting(raw: Any) -> float:
+    """Seconds a department or specialist may ring, 1 to 300; ValueError says what is wrong."""
+    try:
+        timeout = float(raw)
+    except (TypeError, ValueError):
+        timeout = float("nan")
+    if not 1 <= timeout <= 300:
+        raise ValueError(f"answer_timeout must be seconds between 1 and 300, got {raw!r}")
+    return timeout
+
+
 def open_at(spans: Spans | None, calendar_hours: bool, when: dt.datetime, calendar: WorkCalendar) -> bool:
     """Whether someone with these hours answers at local time ``when``: the spans on working days of the
     work calendar (statutory holidays and make-up days included), or the calendar's own office hours."""
@@ -218,19 +240,14 @@ def parse_directory(text: str, path: str = "hotlines.yaml") -> Directory:
             err("kind", f"{label}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         dial_template = str(entry.get("dial") or defaults.get("dial") or DEFAULT_DIAL)
         try:
-            dial = dial_template.format(number=number)
-        except (KeyError, IndexError, ValueError):
-            err("dial", f"{label}: dial {dial_template!r}: only {{number}} may be substituted")
+            dial = dial_setting(dial_template, number)
+        except ValueError as exc:
+            err("dial", f"{label}: {exc}")
             dial = dial_template
-        if "/" not in dial or any(c in dial for c in ",\r\n|&"):
-            err("dial", f"{label}: dial {dial!r} is not an Asterisk dial string (TECH/resource, no commas)")
-        timeout_raw = entry.get("answer_timeout", defaults.get("answer_timeout", DEFAULT_TIMEOUT))
         try:
-            timeout = float(timeout_raw)
-            if not 1 <= timeout <= 300:
-                raise ValueError
-        except (TypeError, ValueError):
-            err("answer_timeout", f"{label}: answer_timeout must be seconds between 1 and 300, got {timeout_raw!r}")
+            timeout = timeout_setting(entry.get("answer_timeout", defaults.get("answer_timeout", DEFAULT_TIMEOUT)))
+        except ValueError as exc:
+            err("answer_timeout", f"{label}: {exc}")
             timeout = DEFAULT_TIMEOUT
         try:   # omitted: a parallel-merged department keeps the office hours of the work calendar
             hours, calendar_hours = hours_setting(entry.get("working_hours", defaults.get("working_hours")),

@@ -32,9 +32,11 @@ from cti.hotlines import (
     DIRECT,
     Directory,
     Spans,
+    dial_setting,
     hours_setting,
     node_line,
     open_at,
+    timeout_setting,
     yaml_tree,
 )
 
@@ -303,13 +305,12 @@ class _Parser:
             self.err(node, f"{what}: give a 'number' (digits) or a 'dial' string")
         template = template or str(defaults.get("dial") or DEFAULT_DIAL)
         try:
-            dial = template.format(number=number)
-        except (KeyError, IndexError, ValueError):
-            self.err(keys.get("dial"), f"{what}: dial {template!r}: only {{number}} may be substituted")
+            if not number and "{number}" in template:
+                raise ValueError(f"dial {template!r} needs a 'number' for {{number}}")
+            dial = dial_setting(template, number)
+        except ValueError as exc:
+            self.err(keys.get("dial") or node, f"{what}: {exc}")
             dial = template
-        if "/" not in dial or any(c in dial for c in ",\r\n|&") or (not number and "{number}" in template):
-            self.err(keys.get("dial") or node, f"{what}: dial {dial!r} is not an Asterisk dial string "
-                                               "(TECH/resource, no commas; {number} needs a number)")
         fields = entry.get("fields")
         if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f.strip() for f in fields):
             self.err(keys.get("fields") or node, f"{what}: 'fields' must be a non-empty list (税务, 社保, 人才...)")
@@ -321,14 +322,10 @@ class _Parser:
         for lid in lines:
             if str(lid) not in line_ids:
                 self.err(keys.get("lines"), f"{what}: unknown line {lid!r} (known: {', '.join(sorted(line_ids))})")
-        raw_timeout = entry.get("answer_timeout", defaults.get("answer_timeout", DEFAULT_TIMEOUT))
         try:
-            timeout = float(raw_timeout)
-            if not 1 <= timeout <= 300:
-                raise ValueError
-        except (TypeError, ValueError):
-            self.err(keys.get("answer_timeout"), f"{what}: answer_timeout must be seconds between 1 and 300, "
-                                                 f"got {raw_timeout!r}")
+            timeout = timeout_setting(entry.get("answer_timeout", defaults.get("answer_timeout", DEFAULT_TIMEOUT)))
+        except ValueError as exc:
+            self.err(keys.get("answer_timeout"), f"{what}: {exc}")
             timeout = DEFAULT_TIMEOUT
         try:   # omitted: the work calendar's office hours (a specialist is a department's staff)
             spans, calendar_hours = hours_setting(entry.get("working_hours", defaults.get("working_hours")),
