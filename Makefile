@@ -9,7 +9,7 @@ DEMO_APT  := ffmpeg
 # Two pytest workers: a real-switch test mostly waits on the switch's own time (prompts, ring and talk).
 TEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench wheel clean
 
 $(STAMP): pyproject.toml
 	@python3 -m venv $(VENV) 2>/dev/null || { scripts/apt-ensure python3-venv && python3 -m venv $(VENV); }
@@ -34,5 +34,9 @@ bench: $(STAMP)
 	$(PY) bench/ami_ingest.py
 	$(PY) bench/agi_sessions.py
 
+# The wheel to install on a host (README "In production"): dist/cti12345-<version>-py3-none-any.whl
+wheel: $(STAMP)
+	$(PY) -m pip wheel -q --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache build dist
