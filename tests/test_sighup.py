@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from agi_client import AgiPeer, env_lines
