@@ -24,9 +24,15 @@ class LinkageRecord:
 
 
 def counts(records: Iterable[LinkageRecord], start: float, end: float) -> dict[str, int]:
+    """Hand-overs per direction in [start, end), each call once: two instances reading one switch (two
+    hosts) both store a hand-over from 110, with the same call id."""
     out = dict.fromkeys(DIRECTIONS, 0)
+    seen: set[tuple[str, str]] = set()
     for r in records:
         if r.direction in out and start <= r.at < end:
+            if r.call_id and (r.direction, r.call_id) in seen:
+                continue
+            seen.add((r.direction, r.call_id))
             out[r.direction] += 1
     return out
 

@@ -17,7 +17,7 @@ from queue_monitor.dispositions import merge_boards
 from queue_monitor.engine import QueueCall
 from queue_monitor.figures import Definitions, Tally
 from queue_monitor.followups import merge_followups
-from queue_monitor.linkage import merge_linkage
+from queue_monitor.linkage import FROM_110, merge_linkage
 
 LIVE_SUMS = ("waiting", "talking")
 # Shown in the wall's header while an instance's Asterisk sends events without Timestamp (manager.conf
@@ -124,7 +124,7 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
         "departments": merge_departments(snapshots[i].get("departments", []) for i in names),
         "test_dials": merge_departments(snapshots[i].get("test_dials", []) for i in names),   # 拨测, apart
         **_specialists(merge_departments(snapshots[i].get("specialists", []) for i in names)),
-        "linkage": merge_linkage(snapshots[i].get("linkage") for i in names),
+        "linkage": merge_linkage_per_switch(snapshots, counted),
         "followups": merge_followups(snapshots[i].get("followups") for i in names),
         # 在线解答率 by line: each instance counts the dispositions recorded or swept through it
         "dispositions": merge_boards(snapshots[i].get("dispositions") for i in names),
@@ -135,6 +135,16 @@ def build_wall(local_name: str, snapshots: dict[str, dict], defs: Definitions) -
 def _specialists(rows: list[dict]) -> dict:
     """政策专员: per specialist (number = its id) and per department, like the department hotlines."""
     return {"specialists": rows, "specialist_departments": by_department(rows)}
+
+
+def merge_linkage_per_switch(snapshots: dict[str, dict], counted: dict[str, dict]) -> dict:
+    """110 hand-overs: to 110 each instance's own (its agents' transfers), added up; from 110 heard by every
+    instance on the switch (the dialplan's UserEvent CTILinkage), so taken once per switch (``counted``)."""
+    out = merge_linkage(snapshots[i].get("linkage") for i in sorted(snapshots))
+    heard = merge_linkage(snap.get("linkage") for snap in counted.values())
+    for name, window in out["windows"].items():
+        window[FROM_110] = heard["windows"].get(name, {}).get(FROM_110, 0)
+    return out
 
 
 def event_time(snapshots: dict[str, dict]) -> dict:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from monitor_support import monitor_settings, originate, start_layer, until
 
-from cti.outbound.linkage import FROM_110, TOPIC_LINKAGE, Handover
+from cti.outbound.linkage import FROM_110, TO_110, TOPIC_LINKAGE, Handover
 from cti.simulator import SimConfig, Simulator
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -128,6 +128,10 @@ async def test_given_two_instances_on_one_switch_when_calls_flow_then_each_call_
             await originate(layers[0], "press1", f"1370000{n:04d}")
         await until(lambda: sim.totals().get("answered", 0) >= 3 and sim.totals()["active"] == 0, 60, 0.05)
         offered = sim.totals()["offered"]
+        # a 110 hand-over both instances heard (the dialplan's UserEvent), one an agent of host A made
+        for layer in layers:
+            layer.bus.publish(TOPIC_LINKAGE, Handover(FROM_110, "call-from-110", 0.0, "queued"))
+        layers[0].bus.publish(TOPIC_LINKAGE, Handover(TO_110, "call-to-110", 0.0, "connected"))
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"},
                                          timeout=aiohttp.ClientTimeout(total=30)) as http:
             async def wall(layer) -> dict:
@@ -135,11 +139,12 @@ async def test_given_two_instances_on_one_switch_when_calls_flow_then_each_call_
                     return await r.json()
 
             async def settled(layer, calls: int) -> dict:
-                """The wall once both instances are on it and it shows ``calls`` offered today."""
+                """The wall once both instances are on it and it shows ``calls`` offered today and host A's hand-over."""
                 seen = {}
                 for _ in range(400):
                     seen = await wall(layer)
-                    if seen["instances"] == ["host-a", "host-b"] and seen["centre"]["windows"]["today"]["offered"] >= calls:
+                    if (seen["instances"] == ["host-a", "host-b"] and seen["centre"]["windows"]["today"]["offered"] >= calls
+                            and seen["linkage"]["windows"].get("today", {}).get("to_110")):
                         await asyncio.sleep(0.3)    # a second count of the same calls would land by now
                         return await wall(layer)
                     await asyncio.sleep(0.05)
@@ -152,6 +157,8 @@ async def test_given_two_instances_on_one_switch_when_calls_flow_then_each_call_
                 assert "public" in w["queues"] and not [q for q in w["queues"] if "@" in q], list(w["queues"])   # one switch: no per-instance tiles
                 assert len(w["recent_calls"]) == 3, w["recent_calls"]
                 assert list(w["switches"].values()) == [["host-a", "host-b"]], w["switches"]
+                linkage = w["linkage"]["windows"]["today"]
+                assert (linkage["from_110"], linkage["to_110"]) == (1, 1), linkage
             for layer in layers:
                 await layer.monitor.flush()
             day = datetime.now(ZoneInfo(layers[1].settings.monitor.timezone)).date().isoformat()
@@ -161,6 +168,7 @@ async def test_given_two_instances_on_one_switch_when_calls_flow_then_each_call_
             # both instances stored every call: each counts once, for its queue as for the centre
             assert rep["total"]["offered"] == offered, rep["total"]
             assert sum(q["offered"] for q in rep["queues"]) == offered, rep["queues"]
+            assert (rep["linkage"]["from_110"], rep["linkage"]["to_110"]) == (1, 1), rep["linkage"]
 
             await layers[0].stop()
             await originate(layers[1], "press1", "13700009999")
