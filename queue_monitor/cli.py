@@ -107,13 +107,16 @@ async def build_report(monitor, start: float, end: float, queue: str | None = No
                   await stored_dispositions(settings, start, end, queue))
 
 
-async def stored_dispositions(settings, start: float, end: float, queue: str | None = None) -> list:
+async def stored_dispositions(settings, start: float, end: float, queue: str | None = None,
+                              instance: str | None = None) -> list:
     """The dispositions (话后小结) of calls that ended in [start, end), from the tickets database; a call still
-    in its wrap-up window is left out, one past it without a disposition counts as not recorded."""
+    in its wrap-up window is left out, one past it without a disposition counts as not recorded;
+    ``instance``: only those that layer instance recorded or swept."""
     tickets, dispositions = getattr(settings, "tickets", None), getattr(settings, "dispositions", None)
     if tickets is None or dispositions is None:
         return []
-    found = await load_outcomes(tickets.database_url, start, end, _time.time(), dispositions.wrapup_window, queue)
+    found = await load_outcomes(tickets.database_url, start, end, _time.time(), dispositions.wrapup_window, queue,
+                                instance)
     return [record_from(o, o.ended_at) for o in found]
 
 

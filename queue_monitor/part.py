@@ -245,8 +245,8 @@ class MonitorPart:
         """Today survives a restart of the layer: the engine's windows are rebuilt from this instance's
         stored calls (so /api/figures "today" equals `cti report` for today), and department legs, test
         calls, 110 hand-overs, follow-ups and dispositions (from the tickets database) of today are reloaded.
-        Legs, hand-overs and follow-ups are this instance's own: another instance's rows in a shared
-        database reach the wall through Redis from that instance, and would count twice."""
+        Legs, hand-overs, follow-ups and dispositions are this instance's own: another instance's rows in a
+        shared database reach the wall through Redis from that instance, and would count twice."""
         now = self.now()
         start = min(self.departments.day.day_of(now), now - max(self.settings.windows.values(), default=0))
         latest = await self.store.latest(self.instance)
@@ -263,7 +263,7 @@ class MonitorPart:
             self.linkage.add(record)
         for followup in await self.store.followups(start, float("inf"), self.instance):
             self.followups.add(followup)
-        for disposition in await stored_dispositions(self.layer_settings, start, float("inf")):
+        for disposition in await stored_dispositions(self.layer_settings, start, float("inf"), instance=self.instance):
             self.dispositions.add(disposition)
 
     async def flush(self) -> None:

@@ -103,3 +103,37 @@ async def test_cti_report_prints_requests_by_line_and_the_online_answer_rate_of_
     assert enterprise.split() == ["一企来", "4", "3", "1", "75.00%", "1", "0", "30.00"], enterprise
     assert next(line for line in table.splitlines() if line.startswith("总计")).split()[:6] == \
         ["总计", "total", "9", "6", "3", "66.67%"]
+
+
+async def test_given_two_instances_on_one_tickets_database_when_one_restarts_then_its_wall_rebuilds_only_its_own(
+        tmp_path, capsys):
+    """Each instance's wall counts the dispositions it recorded or swept (another's reach a shared wall through
+    Redis from that instance): a restart rebuilds today from its own rows only, while `cti report` counts all."""
+    from monitor_support import monitor_settings
+
+    from cti.app import Layer
+    from cti.demo import free_port
+    from queue_monitor.part import MonitorPart
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    engine = make_engine(url)
+    await migrate(engine)
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).timestamp()
+    for n, instance in enumerate(("city", "county")):
+        service = DispositionService(engine, DispositionsSettings(), TYPES, clock=Clock(now), instance=instance)
+        await service.call_ended(CallEnded("6001", f"1764480000.{n}", "13800000001", "public", "12345", (), now, now))
+        await service.record(f"1764480000.{n}", "answered_online", "consultation", "", None, None)
+    await engine.dispose()
+
+    s = monitor_settings(tmp_path, free_port(), instance="city")
+    layer = Layer(s.model_copy(update={"tickets": s.tickets.model_copy(update={"database_url": url})}),
+                  parts=[MonitorPart])
+    await layer.start()
+    try:
+        today = layer.monitor.wall()["dispositions"]["windows"]["today"]
+    finally:
+        await layer.stop()
+    assert (today["total"]["requests"], today["total"]["online"]) == (1, 1), today
+    day = datetime.fromtimestamp(now, ZoneInfo("Asia/Shanghai")).date().isoformat()
+    table = await cti_report(tmp_path, capsys, "--from", day, "--to", day)
+    assert next(line for line in table.splitlines() if line.startswith("总计")).split()[2:5] == ["2", "2", "0"]

@@ -212,7 +212,7 @@ async def test_migrations_are_idempotent_and_versioned(db_url):
         await migrate(engine)  # already at head: nothing to do, no error
         async with engine.connect() as conn:
             version = (await conn.exec_driver_sql("SELECT version_num FROM tickets_alembic_version")).scalar()
-        assert version == "0004"   # 0004: dispositions and knowledge items; outbox rows without a ticket (issue 21)
+        assert version == "0005"   # 0004-0005: dispositions and knowledge items; outbox rows without a ticket (issue 21)
     finally:
         await engine.dispose()
 

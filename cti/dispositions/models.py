@@ -1,4 +1,4 @@
-"""The dispositions tables, in the tickets database (its Alembic migrations: 0004_dispositions).
+"""The dispositions tables, in the tickets database (its Alembic migrations: 0004_dispositions, 0005).
 
 One ``call_dispositions`` row per call an agent answered, made when the call ends (status ``pending``);
 the agent's disposition fills it (``recorded``); a call still pending when its wrap-up window has passed
@@ -43,6 +43,7 @@ class CallDisposition(Base):
     rating: Mapped[int | None]
     recorded_at: Mapped[datetime | None]
     wrapup_seconds: Mapped[float | None] = mapped_column(Float)            # call end to disposition (话后处理)
+    instance: Mapped[str] = mapped_column(String(80), default="", server_default="")   # who recorded or swept it
 
 
 class KnowledgeItem(Base):

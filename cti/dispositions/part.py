@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 
 from cti.calls.messages import TOPIC_CALL_ENDED, TOPIC_SPECIALIST_LEG, CallEnded, SpecialistLeg
@@ -43,7 +44,8 @@ class DispositionsPart:
         self.lines = load_lines(s)
         self.service = DispositionService(self.engine, self.settings, s.tickets.request_types, layer.bus,
                                           line_of=self.line_of, line_name=self.line_name,
-                                          recording_base_url=s.tickets.recording_base_url)
+                                          recording_base_url=s.tickets.recording_base_url,
+                                          instance=s.monitor.instance or socket.gethostname())
         self.api = DispositionsApi(self.service, self.live_call)
         self._sweep: asyncio.Task | None = None
         self._pending: set[asyncio.Task] = set()

@@ -14,6 +14,7 @@ signed ``knowledge.item`` message with the field, department, specialist and lin
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -93,8 +94,9 @@ class DispositionService:
     def __init__(self, engine: AsyncEngine, settings: DispositionsSettings, request_types: Sequence[str],
                  bus: EventBus | None = None, line_of: LineFn = public_line,
                  line_name: LineNameFn = lambda line_id: PUBLIC_LINE[1] if line_id == "public" else line_id,
-                 clock: Callable[[], float] = time.time, recording_base_url: str = "") -> None:
+                 clock: Callable[[], float] = time.time, recording_base_url: str = "", instance: str = "") -> None:
         self.engine = engine
+        self.instance = instance          # this layer's name (monitor.instance): stamped on what it decides
         self.sessions = sessionmaker(engine)
         self.settings = settings
         self.request_types = tuple(request_types)
@@ -203,7 +205,7 @@ class DispositionService:
             row.online, row.request, row.request_type = choice.online, choice.request, request_type
             row.summary, row.ticket_id = summary, ticket_id or (tickets[0] if tickets else None)
             row.rating = self.ratings.get(call_id) or await self._ticket_rating(s, tickets)
-            row.recorded_at = _utc(now)
+            row.recorded_at, row.instance = _utc(now), self.instance
             row.wrapup_seconds = max(0.0, now - ended) if ended is not None else 0.0
             data = payload.disposition_data(row, tickets, recording, self.recording_base_url)
             body = payload.envelope(payload.EVENT_DISPOSITION, data, row.recorded_at)
@@ -234,7 +236,7 @@ class DispositionService:
         cutoff = _utc(self.clock() - self.settings.wrapup_window)
         c = CallDisposition
         stmt = (update(c).where(c.status == "pending", c.ended_at.is_not(None), c.ended_at < cutoff)
-                .values(status=NOT_RECORDED).returning(c))
+                .values(status=NOT_RECORDED, instance=self.instance).returning(c))
         async with self.sessions.begin() as s:
             rows = list((await s.scalars(stmt, execution_options={"synchronize_session": False})).all())
         for row in rows:
@@ -288,14 +290,18 @@ class DispositionService:
         return data
 
 
-async def stored(engine: AsyncEngine, start: float, end: float, now: float,
-                 window: float) -> list[DispositionOutcome]:
+async def stored(engine: AsyncEngine, start: float, end: float, now: float, window: float,
+                 instance: str | None = None) -> list[DispositionOutcome]:
     """The outcomes of calls that ended (or were disposed during the call) in [start, end), epoch seconds:
     for the reports. A pending call whose window has passed by ``now`` counts as not recorded (its sweep
-    did not run: the layer was down); one still inside its window is left out."""
+    did not run: the layer was down); one still inside its window is left out. ``instance``: only those
+    that layer instance recorded or swept (a monitor's restart)."""
     c = CallDisposition
-    lo, hi = _utc(start), _utc(end)
+    lo = _utc(start)
+    hi = _utc(end) if math.isfinite(end) else datetime.max.replace(tzinfo=UTC)   # open end: today so far
     q = select(c).where(or_(c.ended_at.between(lo, hi), (c.ended_at.is_(None) & c.recorded_at.between(lo, hi))))
+    if instance is not None:
+        q = q.where(c.instance == instance)
     async with engine.connect() as conn:
         rows = (await conn.execute(q)).all()
     out = []
@@ -315,7 +321,7 @@ async def stored(engine: AsyncEngine, start: float, end: float, now: float,
 
 
 async def load_outcomes(url: str, start: float, end: float, now: float, window: float,
-                        queue: str | None = None) -> list[DispositionOutcome]:
+                        queue: str | None = None, instance: str | None = None) -> list[DispositionOutcome]:
     """``stored`` read from the tickets database at ``url`` (the monitor and `cti report` use it); [] with a
     warning when that database has no dispositions yet (an SQLite file never made is not created)."""
     u = make_url(async_url(url))
@@ -323,7 +329,7 @@ async def load_outcomes(url: str, start: float, end: float, now: float, window: 
         return []
     engine = make_engine(url)
     try:
-        found = await stored(engine, start, end, now, window)
+        found = await stored(engine, start, end, now, window, instance)
     except SQLAlchemyError as exc:
         log.warning("dispositions: cannot read %s (%s): no dispositions counted", u.render_as_string(), exc)
         return []
