@@ -180,8 +180,9 @@ def _reload(layer: Layer, reload: Callable[[], Settings]) -> None:
 
 
 async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print,
-              reload: Callable[[], Settings] | None = None) -> int:
-    """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds.
+              reload: Callable[[], Settings] | None = None, summary: bool = True) -> int:
+    """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds
+    (``summary`` False: only the start lines, for a service whose output is a log).
 
     Returns the exit code: 0 when stopped, 1 when a listening port cannot be opened (in use, not
     permitted), 2 when Asterisk refused the AMI login (retrying would only lock the account)."""
@@ -206,7 +207,7 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
         with contextlib.suppress(NotImplementedError, RuntimeError):   # no SIGHUP on Windows
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: _reload(layer, reload))
     try:
-        await layer.print_status(stop, print_line, settings.monitor.summary_interval,
+        await layer.print_status(stop, print_line if summary else (lambda _line: None), settings.monitor.summary_interval,
                                  alive=lambda: layer.ami.state != AmiState.FAILED)
         refused = layer.ami.state == AmiState.FAILED
     finally:

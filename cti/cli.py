@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import importlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -71,7 +72,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         for key, message in checks.fatal(found):
             logging.getLogger("cti").error("cannot start: %s: %s", key, message)
         return 1
-    return _run_until_signal(lambda stop: run(settings, stop, reload=lambda: load_settings(args.config)))
+    # systemd sets JOURNAL_STREAM when our output goes to the journal: the live summary, a line every
+    # few seconds, is for a terminal (the figures are on /api/figures and /metrics)
+    summary = not os.environ.get("JOURNAL_STREAM")
+    return _run_until_signal(lambda stop: run(settings, stop, reload=lambda: load_settings(args.config),
+                                              summary=summary))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -89,11 +89,13 @@ async def test_init_check_config_and_run_from_the_wheel_against_the_simulator(ho
 
     ami, agi, http = free_port(), free_port(), free_port()
     env = clean_env(host / "venv", CTI_CONFIG=str(etc / "cti.yaml"), CTI_AMI_PORT=str(ami), CTI_AGI_PORT=str(agi),
-                    CTI_HTTP_PORT=str(http), CTI_HTTP_TOKEN=TOKEN, CTI_LOG_FORMAT="json")
-    logs = host / "run.log"
-    with logs.open("w") as err:
+                    CTI_HTTP_PORT=str(http), CTI_HTTP_TOKEN=TOKEN, CTI_LOG_FORMAT="json",
+                    # as systemd runs it, output to the journal: no live summary however often it changes
+                    JOURNAL_STREAM="8:4242", CTI_MONITOR_SUMMARY_INTERVAL="0.2")
+    logs, out = host / "run.log", host / "run.out"
+    with logs.open("w") as err, out.open("w") as stdout:
         layer = subprocess.Popen([str(host / "venv" / "bin" / "cti"), "run"], cwd=host, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=err)
+                                 stdout=stdout, stderr=err)
         # the demo preset's first caller arrives at once and goes through the IVR to a queue
         pbx = subprocess.Popen([str(host / "venv" / "bin" / "cti"), "simulate-pbx", "--ami-port", str(ami),
                                 "--agi-port", str(agi), "--preset", "demo", "--speed", "10"],
@@ -122,6 +124,8 @@ async def test_init_check_config_and_run_from_the_wheel_against_the_simulator(ho
     records = [json.loads(line) for line in lines]     # log.format json: every line one object
     assert any(r["message"].startswith("FastAGI listening") for r in records), lines[:20]
     assert (data / "cti.db").is_file() and not (host / "var").exists()   # the data went to data_dir
+    printed = out.read_text()
+    assert "wallboard" in printed and "[AMI " not in printed, printed[-2000:]
 
 
 def test_the_service_unit_passes_systemd_analyze_verify(host, tmp_path):
