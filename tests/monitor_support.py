@@ -42,12 +42,13 @@ def originate(layer: Layer, exten: str = "silent", number: str = "13800000001"):
                              "CallerID": f'"Citizen" <{number}>', "Timeout": 30000})
 
 
-async def cti_report(tmp_path: Path, capsys, *args: str) -> str:
+async def cti_report(tmp_path: Path, capsys, *args: str, tickets_url: str = "") -> str:
     """`cti report ARGS` on the monitor database a test layer wrote (tmp_path/monitor.db) and its tickets database
-    (tmp_path/cti.db: the dispositions): its output."""
+    (the dispositions: ``tickets_url``, by default tmp_path/cti.db): its output."""
     config = tmp_path / "cti.yaml"
+    tickets_url = tickets_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     config.write_text(f"monitor:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'monitor.db'}\n"
-                      f"tickets:\n  database_url: sqlite+aiosqlite:///{tmp_path / 'cti.db'}\n")
+                      f"tickets:\n  database_url: {tickets_url}\n")
     parser = argparse.ArgumentParser()
     parser.add_argument("--config")
     add_parser(parser.add_subparsers())

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from monitor_support import cti_report
+from tickets_support import database
 
 from cti.calls.messages import CallEnded
 from cti.dispositions.service import DispositionService
@@ -46,11 +47,15 @@ class Clock:
         return self.now
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_cti_report_prints_requests_by_line_and_the_online_answer_rate_of_the_stored_dispositions(
-        tmp_path, capsys):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+        tmp_path, capsys, kind):
+    async with database(kind, tmp_path) as url:
+        await _report_checked_against_the_stored_rows(tmp_path, capsys, url)
+
+
+async def _report_checked_against_the_stored_rows(tmp_path, capsys, url: str) -> None:
     engine = make_engine(url)
-    await migrate(engine)
     lines = load_specialists(ROOT / "config/specialists.yaml")
     clock = Clock(DAY)
     service = DispositionService(engine, DispositionsSettings(wrapup_window=600), TYPES,
@@ -65,17 +70,18 @@ async def test_cti_report_prints_requests_by_line_and_the_online_answer_rate_of_
             await service.record(call_id, code, None if code == "invalid" else "consultation", "小结", None, None)
     clock.now = DAY + 60 * (len(CALLS) - 2) + 601
     assert await service.expire() == 1   # the public call's window passed: swept; the enterprise one's not yet
+    # what the stored rows say, read with plain SQL
+    async with engine.connect() as conn:
+        stored = (await conn.exec_driver_sql(
+            "SELECT line_name, status, online, request FROM call_dispositions")).all()
     await engine.dispose()
 
-    out = await cti_report(tmp_path, capsys, "--from", "2026-03-04", "--to", "2026-03-04", "--format", "csv")
+    out = await cti_report(tmp_path, capsys, "--from", "2026-03-04", "--to", "2026-03-04", "--format", "csv",
+                           tickets_url=url)
     section = out.replace("\r\n", "\n").split("\n\n")[-1]
     rows = {r["line"] if "line" in r else r["name"]: r for r in csv.DictReader(io.StringIO(section))}
     assert list(csv.reader(io.StringIO(section)))[0] == [k for k, _ in LINE_COLUMNS]
 
-    # what the stored rows say, read with plain SQL
-    db = sqlite3.connect(tmp_path / "cti.db")
-    stored = db.execute("SELECT line_name, status, online, request FROM call_dispositions").fetchall()
-    db.close()
     expected: dict[str, Counter] = {}
     for name, status, online, request in stored:
         c = expected.setdefault(name, Counter())
@@ -97,7 +103,7 @@ async def test_cti_report_prints_requests_by_line_and_the_online_answer_rate_of_
     total = by_name["总计 total"]
     assert int(total["requests"]) == 9 and int(total["online"]) == 6 and float(total["online_rate"]) == 6 / 9
 
-    table = await cti_report(tmp_path, capsys, "--from", "2026-03-04", "--to", "2026-03-04")
+    table = await cti_report(tmp_path, capsys, "--from", "2026-03-04", "--to", "2026-03-04", tickets_url=url)
     assert "诉求总量与办理 requests by line" in table
     enterprise = next(line for line in table.splitlines() if line.startswith("一企来"))
     assert enterprise.split() == ["一企来", "4", "3", "1", "75.00%", "1", "0", "30.00"], enterprise
