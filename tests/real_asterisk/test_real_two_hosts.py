@@ -23,8 +23,9 @@ from tickets_support import Receiver, database, make_secret, postgres
 
 from cti.auth import hash_pin
 from queue_monitor.storage import CallStore
-from real_asterisk.conftest import TOKEN, layer_settings
+from real_asterisk.conftest import TOKEN, layer_settings, running_layer
 from real_asterisk.switch import ROOT, Switch, free_port, poll, until
+from real_asterisk.test_real_outbound import _asked, _citizen_phone, followup, outbound, outbound_of, schedule
 
 REDIS = "/usr/bin/redis-server"
 PIN = "6001"
@@ -234,3 +235,22 @@ async def test_given_two_layers_on_one_switch_when_one_host_dies_mid_traffic_the
                 host.stop()
             await receiver.stop()
             await postgres().drop_database(monitor_db)
+
+
+async def test_given_the_first_host_down_when_a_follow_up_call_is_answered_then_the_second_host_runs_its_survey(
+        two_host_switch, tmp_path):
+    """[cti-followup] of the shipped dialplan: nothing listens on CTI_AGI_PORT (host A is down); the layer on
+    CTI_AGI_PORT2 (host B) placed the follow-up call and runs its survey: the citizen is asked and rates."""
+    switch, agi2 = two_host_switch
+    settings = layer_settings(switch, tmp_path, agi={"port": agi2}, outbound=outbound())
+    number = "13912340022"
+    switch.citizen(number, "answer", ring=1)
+    async with running_layer(switch, settings) as layer:
+        part = outbound_of(layer)
+        fid = await schedule(layer, number)
+        await _asked(switch, "followup-rating")
+        await switch.press(_citizen_phone(switch, number), "1")
+        await _asked(switch, "followup-settled")
+        await switch.press(_citizen_phone(switch, number), "1")
+        f = await followup(part, fid, lambda f: f.state == "done", 30, f"follow-up {fid} done")
+    assert (f.rating, f.settled, f.last_outcome) == (1, True, "surveyed"), f.__dict__
