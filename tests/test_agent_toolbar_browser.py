@@ -25,6 +25,7 @@ from tickets_support import Receiver, free_port, make_secret
 from cti.app import Layer
 from cti.auth import hash_pin
 from cti.calls.part import CallsPart
+from cti.dispositions.part import DispositionsPart
 from cti.simulator import SimConfig, Simulator
 from cti.simulator.config import DepartmentTiming
 from cti.tickets.part import TicketsPart
@@ -77,7 +78,7 @@ async def centre(tmp_path: Path, receiver: Receiver, host_origin: str):
         "tickets": s.tickets.model_copy(update={
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "endpoint_url": receiver.url,
             "secrets": [SECRET], "poll_interval": 0.05})})
-    layer = Layer(s, parts=[TicketsPart, FlowsPart, CallsPart, ToolbarPart])
+    layer = Layer(s, parts=[TicketsPart, FlowsPart, CallsPart, ToolbarPart, DispositionsPart])
     layer.parts[1].engine.clock = TEN_AM.timestamp        # key 2 leads to 一企来 in working hours only
     layer.parts[2].control.clock = lambda: TEN_AM
     await layer.start()
@@ -252,6 +253,27 @@ async def _scenario(sim, layer, browser, base: str, host_origin: str, receiver: 
     assert (msg["type"], data["caller_number"], data["agent"], data["request_type"]) == (
         "ticket.created", "13912345678", "6101", "consultation")
     assert data["call_ids"] == [call_id] and "企业" in data["tags"]
+
+    # -- the specialist's answer as a knowledge item (一问一答), then 话后小结 with the ticket (issue 21) -----
+    assert "李强" in await enterprise.inner_text(f"{SHADOW} #kb-from")       # tax-02 answered before the cancel
+    await enterprise.fill(f"{SHADOW} #kb-question", "出口退税需要哪些材料？")
+    await enterprise.fill(f"{SHADOW} #kb-answer", "报关单、增值税专用发票和出口退税申报表。")
+    await enterprise.click(f"{SHADOW} #kb-btn")
+    await enterprise.wait_for_selector(f"{SHADOW} #kb-result:text('已记录')", timeout=10000)
+    await enterprise.select_option(f"{SHADOW} #disposition", "ticket")
+    await enterprise.click(f"{SHADOW} #wrapup-btn")
+    await enterprise.wait_for_selector(f"{SHADOW} #wrapup-result:text('已提交：转办工单')", timeout=10000)
+
+    def sent(kind):
+        return [m["data"] for m in (Webhook(SECRET).verify(b, h) for h, b in receiver.requests) if m["type"] == kind]
+    await until(lambda: sent("call.disposition") and sent("knowledge.item"), 15,
+                what="call.disposition and knowledge.item at the receiver",
+                seen=lambda: [json.loads(b).get("type") for _, b in receiver.requests])
+    (disposition,), (item,) = sent("call.disposition"), sent("knowledge.item")
+    assert (disposition["call_id"], disposition["disposition"]["name"], disposition["tickets"]) == \
+        (call_id, "转办工单", [ticket_id]), disposition
+    assert (disposition["request_type"], disposition["summary"]) == ("consultation", "企业咨询稳岗补贴申请条件，已三方转12315")
+    assert (item["specialist"]["id"], item["field"], item["question"]) == ("tax-02", "税务", "出口退税需要哪些材料？")
 
     # -- the same citizen calls again on key 1: the ticket system's page gets the pop with the ticket --
     # -- in the caller's history; 6001 (paused) never saw any call --------------------------------------

@@ -10,9 +10,11 @@
 //
 // DOM events (bubbling, composed, on the element): cti-screen-pop (detail: the pop), cti-call-ended
 // ({call_id, agent, why}), cti-transfer-state (the transfer with `label` in Chinese),
-// cti-ticket-created (the ticket), cti-state (the agent's state), cti-signed-in, cti-signed-out.
+// cti-ticket-created (the ticket), cti-state (the agent's state), cti-signed-in, cti-signed-out,
+// cti-disposition-recorded (话后小结), cti-knowledge-recorded (一问一答 after a specialist answered).
 // JS API: signIn(agent, pin, queues), signOut(), setReady(), pause(reason), transfer(number, mode),
-// cancelTransfer(), dropOff(), hangUp(), createTicket({requestType, summary}), refresh();
+// cancelTransfer(), dropOff(), hangUp(), createTicket({requestType, summary}),
+// recordDisposition({code, requestType, summary}), recordKnowledge({question, answer}), refresh();
 // read-only: agent, call, state, transferState, connected.
 
 const TRANSFER_LABELS = {
@@ -158,6 +160,18 @@ const HTML = `
           <span class="muted" id="ticket-call"></span></div>
       </form>
       <div id="ticket-result"></div>
+      <form id="wrapup-form" hidden>
+        <h3 style="margin-top: 8px">话后小结</h3>
+        <div class="row"><select id="disposition" aria-label="话后小结"></select>
+          <button class="primary" id="wrapup-btn" type="submit">提交小结</button>
+          <span class="muted" id="wrapup-result"></span></div>
+      </form>
+      <form id="knowledge-form" hidden>
+        <h3 style="margin-top: 8px">知识条目（一问一答） <span class="muted" id="kb-from"></span></h3>
+        <textarea id="kb-question" maxlength="2000" placeholder="企业的问题" aria-label="问题"></textarea>
+        <textarea id="kb-answer" maxlength="4000" placeholder="政策专员的答复" aria-label="专员答复"></textarea>
+        <div class="row"><button id="kb-btn" type="submit">记录知识条目</button><span class="muted" id="kb-result"></span></div>
+      </form>
     </section>
   </div>
 </div>
@@ -320,9 +334,51 @@ export class CtiAgentToolbar extends HTMLElement {
       if (/^[0-9]{1,20}$/.test(call.hotline || "")) body.hotline = call.hotline;
     }
     const ticket = await this._api("POST", "/api/tickets", body);
+    if (call) this._ticketId = ticket.id;
     this._renderTicket(ticket);
     this._emit("cti-ticket-created", ticket);
     return ticket;
+  }
+
+  /** How the current (or just ended) call ended (话后小结): a code of GET /api/dispositions; the request
+   *  type and summary are the ticket form's unless given; the call's ticket made here travels with it. */
+  async recordDisposition({ code, requestType, summary } = {}) {
+    const call = this._call;
+    if (!call) throw new Error("当前没有通话");
+    const $ = (id) => this._root.getElementById(id);
+    const choice = (this._dispositions ? this._dispositions.choices : []).find((c) => c.code === code);
+    const body = { code, summary: summary ?? $("summary").value.slice(0, this._dispositions ? this._dispositions.summary_max : 500) };
+    if (!choice || choice.request) body.request_type = requestType || $("request-type").value;
+    if (this._ticketId) body.ticket_id = this._ticketId;
+    const stored = await this._api("POST", `/api/calls/${encodeURIComponent(call.call_id)}/disposition`, body);
+    $("wrapup-result").textContent = `已提交：${stored.name}`;
+    $("wrapup-btn").disabled = true;
+    this._emit("cti-disposition-recorded", stored);
+    return stored;
+  }
+
+  /** The specialist's answer on the current (or just ended) call as one question and one answer (一问一答). */
+  async recordKnowledge({ question, answer } = {}) {
+    const call = this._call;
+    if (!call) throw new Error("当前没有通话");
+    const body = { question, answer };
+    if (this._specialist) body.specialist_id = this._specialist.id;
+    const item = await this._api("POST", `/api/calls/${encodeURIComponent(call.call_id)}/knowledge`, body);
+    this._root.getElementById("kb-result").textContent = "已记录";
+    this._emit("cti-knowledge-recorded", item);
+    return item;
+  }
+
+  async _loadDispositions() {
+    if (this._dispositions !== undefined) return;
+    try {
+      this._dispositions = await this._api("GET", "/api/dispositions");
+    } catch {
+      this._dispositions = null;        // no dispositions part in this layer: no form
+    }
+    const d = this._dispositions, $ = (id) => this._root.getElementById(id);
+    $("wrapup-form").hidden = !d || !this._call;
+    if (d) $("disposition").replaceChildren(...d.choices.map((c) => el("option", { value: c.code }, c.name)));
   }
 
   async refresh() {
@@ -412,11 +468,19 @@ export class CtiAgentToolbar extends HTMLElement {
       this._root.getElementById("transfer-log").replaceChildren();
       this._root.getElementById("ticket-result").replaceChildren();
       this._root.getElementById("summary").value = "";
+      this._ticketId = null;
+      this._specialist = null;
+      for (const id of ["wrapup-result", "kb-result", "kb-from"]) this._root.getElementById(id).textContent = "";
+      for (const id of ["kb-question", "kb-answer"]) this._root.getElementById(id).value = "";
+      this._root.getElementById("wrapup-btn").disabled = false;
+      this._root.getElementById("knowledge-form").hidden = true;
+      this._root.getElementById("wrapup-form").hidden = !this._dispositions;
     }
     this._renderCall();
     this._renderTransfer();
     this._loadHistory();
     if (fresh) this._loadSpecialists("");
+    this._loadDispositions();
     this.refresh().catch(() => {});          // the agent's state as the queue now sees it (通话中)
     this._emit("cti-screen-pop", pop);
   }
@@ -436,6 +500,11 @@ export class CtiAgentToolbar extends HTMLElement {
         li.title = t.reason;
       }
       log.append(li);
+      if (t.specialist && t.answer_seconds !== null && t.answer_seconds !== undefined) {   // the specialist answered
+        this._specialist = t.specialist;
+        this._root.getElementById("kb-from").textContent = `${t.specialist.name}（${t.specialist.department}）`;
+        this._root.getElementById("knowledge-form").hidden = false;
+      }
       this._emit("cti-transfer-state", { ...t, label: TRANSFER_LABELS[t.state] || t.state });
       if (LEFT_CALL.has(t.state)) this._onEnded(t.call_id, "transferred");
     }
@@ -677,6 +746,14 @@ export class CtiAgentToolbar extends HTMLElement {
     $("sp-turn").addEventListener("click", () => {
       const field = $("sp-field").value;
       if (field) this._act(() => this.callSpecialist(field)); else this._say("请先选择政策领域");
+    });
+    $("wrapup-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this._act(() => this.recordDisposition({ code: $("disposition").value }));
+    });
+    $("knowledge-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this._act(() => this.recordKnowledge({ question: $("kb-question").value, answer: $("kb-answer").value }));
     });
     $("ticket-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
