@@ -112,9 +112,10 @@ def today(wall: dict) -> dict:
     return wall["centre"]["windows"]["today"]
 
 
-def ivr_on(switch: Switch, caller: str, agi_port: int) -> bool:
-    """Whether ``caller``'s channel ran the IVR on the layer listening on ``agi_port`` (AGI() in cti-ivr)."""
-    return any(e.get("Application") == "AGI" and f":{agi_port}/ivr" in e.get("AppData", "")
+def ivr_on(switch: Switch, caller: str, agi_port: int, route: str = "ivr") -> bool:
+    """Whether ``caller``'s channel ran AGI ``route`` (the IVR, or the survey) on the layer listening on
+    ``agi_port`` (an AGI() of cti-ivr)."""
+    return any(e.get("Application") == "AGI" and f":{agi_port}/{route}" in e.get("AppData", "")
                for e in switch.caller_events(caller, "Newexten"))
 
 
@@ -203,6 +204,8 @@ async def test_given_two_layers_on_one_switch_when_one_host_dies_mid_traffic_the
                 await until(lambda c=caller: ivr_on(switch, c, agi2), 30, f"{caller} in host B's IVR")
             for caller in second + third:
                 await until(lambda c=caller: switch.caller_events(c, "AgentConnect"), 90, f"an agent to answer {caller}")
+            for caller in third:   # after the talk, the satisfaction survey: host A unreachable, host B's
+                await until(lambda c=caller: ivr_on(switch, c, agi2, "survey"), 30, f"{caller}'s survey on host B")
             joins = [e for e in switch.events("QueueCallerJoin") if e.get("Queue") == "public"]
             assert len(joins) == 9, [(e["CallerIDNum"], e["Uniqueid"]) for e in joins]
             assert "CTI IVR failed" not in switch.log_text()       # nobody fell through to the fail-open queue
