@@ -19,12 +19,14 @@ from calls_support import centre, until
 from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
 from test_agent_api import _desk
+from test_tickets_part import survey_session
 from tickets_support import Receiver, make_secret
 
 from cti.auth import hash_pin
 from cti.calls.messages import TOPIC_SPECIALIST_LEG
 from cti.dispositions.messages import TOPIC_OUTCOME
 from cti.dispositions.part import DispositionsPart
+from cti.messages import Rating
 from cti.tickets.part import TicketsPart
 from ivr_flows.part import FlowsPart
 from queue_monitor.part import MonitorPart
@@ -100,6 +102,8 @@ async def test_a_disposition_is_stored_once_sent_signed_once_and_refused_when_ba
             assert (await post(http, path, good, desks[other]))[0] == 403
 
             await post(http, f"/api/calls/{call_id}/hangup", None, ADMIN)
+            # the citizen rates the call in the survey after it (as the IVR engine publishes it)
+            c.layer.bus.publish("ivr.session", survey_session("13800000021", call_id, Rating.BASICALLY_SATISFIED))
             async def pending():
                 async with http.get(path, headers=desks[owner]) as r:
                     return r.status == 200 and (await r.json())["ended_at"] is not None
@@ -127,6 +131,7 @@ async def test_a_disposition_is_stored_once_sent_signed_once_and_refused_when_ba
             assert data["disposition"] == {"code": "answered_online", "name": "在线答复", "online": True, "request": True}
             assert data["line"] == {"id": "enterprise", "name": "一企来"} and data["request_type"] == "consultation"
             assert data["summary"] == good["summary"] and data["tickets"] == [] and data["wrapup_seconds"] >= 0
+            assert (data["rating"], data["recording"]) == (2, None)           # no recordings part here
             assert [(o.call_id, o.status, o.line) for o in outcomes] == [(call_id, "recorded", "enterprise")]
 
             # a call nobody disposes of within the window is "not recorded", and stays so

@@ -82,6 +82,7 @@ async def test_given_a_specialist_answered_on_an_enterprise_call_then_its_knowle
                                                                                  caller), d
             assert d["disposition"]["name"] == "专员连线解答" and d["disposition"]["online"] is True, d
             assert d["line"] == {"id": "enterprise", "name": "一企来"} and "企业" in d["tags"], d
+            assert d["recording"] and d["recording"]["url"].startswith("http"), d     # MixMonitor's capture
             assert all(n == 1 for n in receiver.accepted.values()), receiver.accepted   # each delivered once
             assert not switch.our_warnings(), switch.our_warnings()
     finally:
