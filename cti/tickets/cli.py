@@ -55,7 +55,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for url, reason in failed.items():
             print(f"endpoint {url} is FAILED ({reason}): fix it, then `cti outbox replay --all-dead`")
         for r in rows:
-            print(f"{r['id']:>8}  {r['message_id']}  ticket {r['ticket_id']}  {r['status']:<9} "
+            about = f"ticket {r['ticket_id']}" if r["ticket_id"] else r["type"]   # call.disposition: no ticket
+            print(f"{r['id']:>8}  {r['message_id']}  {about}  {r['status']:<9} "
                   f"attempts {r['attempts']:<3} {r['last_error'] or ''}")
         return 0
 
