@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cti.app import Layer
 from cti.calls.stats import TOPIC_DEPARTMENT_LEG, DepartmentLeg
+from cti.dispositions.messages import TOPIC_OUTCOME as TOPIC_DISPOSITION
+from cti.dispositions.messages import DispositionOutcome
 from cti.messages import Rating
 from cti.outbound.followups import TOPIC_FOLLOWUP, FollowupAttempt
 from cti.outbound.linkage import FROM_110, TOPIC_LINKAGE, Handover
@@ -191,6 +193,16 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
                 "document.querySelector('#followups [data-f=\"placed\"]').textContent === '2'", timeout=10000)
             assert ("回访 follow-ups: 外呼 placed 2 · 完成 surveyed 1 · 满意/基本/不满意 rating 1/0/0 · 未接 no answer 1"
                     in await page.inner_text("#followups"))
+            # 在线解答率 by line (话后小结): an 一企来 call answered online, a public one with no disposition in time
+            assert "无小结 no dispositions yet" in await page.inner_text("#dispositions")
+            layer.bus.publish(TOPIC_DISPOSITION, DispositionOutcome(
+                "1700000000.2", "6001", "enterprise", "enterprise", "一企来", "recorded", "answered_online", "在线答复",
+                True, True, sim.clock.now(), 25.0))
+            layer.bus.publish(TOPIC_DISPOSITION, DispositionOutcome(
+                "1700000000.3", "6001", "public", "public", "市民热线", "not_recorded"))
+            await page.wait_for_function(
+                "document.querySelector('#dispositions [data-f=\"not_recorded\"]').textContent === '1'", timeout=10000)
+            assert "一企来 100% (1/1)" in await page.inner_text('#dispositions [data-line="enterprise"]')
             await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
             # the server drops the page's WebSocket: the page reconnects by itself
             for ws in list(part.sockets):
