@@ -128,7 +128,8 @@ class CallControl:
             s = t.specialist   # a specialist's leg counts on the specialist, next to the hotlines
             leg = DepartmentLeg(call.id, s["id"] if s else t.number, t.owner, SPECIALIST_KIND if s else t.kind,
                                 t.emergency, t.ringing_at, t.answer_seconds, t.state)
-            self.stats.add(leg)
+            if not s:   # /api/departments/answer-rates: the hotlines; specialists are on the monitor's figures
+                self.stats.add(leg)
             self.bus.publish(TOPIC_DEPARTMENT_LEG, leg)
             if s:
                 self.bus.publish(TOPIC_SPECIALIST_LEG, SpecialistLeg(

@@ -53,8 +53,7 @@ class SpecialistCalls:
     # -- offers -------------------------------------------------------------------------------------------
     def _offer(self, call: Call, field_name: str) -> tuple[str, list[Specialist], str]:
         d = self._dir()
-        hotline_tags = self.control.hotline_and_tags(call)[1]
-        line = d.line_for(call.queue, hotline_tags)
+        line = d.line_for(call.queue, self.control.hotline_and_tags(call)[1])
         offered = d.offer(field_name, line.id, self.control.clock(), self.control.calendar) if field_name else []
         return line.id, offered, d.last_resort(field_name, line.id, offered) if field_name else ""
 
