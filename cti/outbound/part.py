@@ -30,6 +30,7 @@ from cti.outbound.settings import OutboundSettings
 from cti.outbound.store import CLOSED_TICKETS, Store
 from cti.outbound.testdial import TEST_KIND, TOPIC_ALERT, TOPIC_TEST_DIAL, TestDialBook
 from cti.privacy import mask_number
+from cti.tasks import finish
 from cti.tickets.events import TOPIC_CALLBACK, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ FOLLOWUP_TAG = "回访"                     # on every ticket that carries a fol
 # NOANSWER (cause 19) ends an unanswered call, not the Originate's timer (whose Hangup cause says nothing).
 ORIGINATE_GRACE = 5.0
 EVENTS_GRACE = 2.0      # seconds a failed Originate waits for its channel's events (see _started)
+STOP_GRACE = 10.0       # seconds a scheduler round gets to end at stop (its AMI actions time out sooner)
 # Outcomes in which the citizen's phone never rang (the trunk or network failed): retried after
 # retry_spacing without using up one of the citizen's max_attempts.
 NETWORK_FAILURES = frozenset({CONGESTION, UNREACHABLE})
@@ -74,6 +76,7 @@ class OutboundPart:
         self._task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
         self.api = OutboundApi(self)
         layer.bus.subscribe(TOPIC_EVENT, self._on_ami_event)
         layer.bus.subscribe(TOPIC_TRANSFER, self._on_transfer)
@@ -108,10 +111,9 @@ class OutboundPart:
         self.directory = load_directory(getattr(calls, "hotlines_file", "config/hotlines.yaml"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._stopping = True
+        self._wake.set()
+        await finish(self._task, STOP_GRACE)   # a round ends whole: see cti.tasks
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self.store.close()
@@ -177,7 +179,7 @@ class OutboundPart:
 
     # -- the scheduler ----------------------------------------------------------------------------------
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.round()
             except Exception:

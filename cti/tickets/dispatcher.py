@@ -11,6 +11,7 @@ from datetime import timedelta
 import aiohttp
 
 from cti.bus import EventBus
+from cti.tasks import finish
 from cti.tickets import events, retry, signing
 from cti.tickets.outbox import Claimed, Outbox, Outcome
 from cti.tickets.settings import TicketsSettings
@@ -46,15 +47,9 @@ class Dispatcher:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            try:
-                # A batch in flight finishes (each request is bounded by request_timeout).
-                await asyncio.wait_for(asyncio.shield(self._task), self.settings.request_timeout + 2)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        # A batch in flight finishes (each request is bounded by request_timeout).
+        await finish(self._task, self.settings.request_timeout + 2)
+        self._task = None
         if self._http is not None:
             await self._http.close()
             self._http = None
