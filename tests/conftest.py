@@ -76,12 +76,3 @@ def pytest_runtest_protocol(item, nextitem):
         if watchdog is not None:
             watchdog.cancel()
 
-
-def pytest_collection_modifyitems(items):
-    # With workers (make test), one real-switch file runs on one worker: its module-scoped switch and
-    # its tests' order stay as written.
-    import pytest
-
-    for item in items:
-        if "real_asterisk" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
