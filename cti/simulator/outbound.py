@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .fields import channel_fields
+from .shipped import agi_app
 
 if TYPE_CHECKING:
     from .model import Channel
@@ -119,26 +120,13 @@ class OutboundDialplan:
         return True
 
     # -- [cti-followup]: the answered follow-up call runs the layer's followup AGI -------------------
-    async def _followup_agi(self, one: Channel, url: str, priority: int) -> str:
-        """AGI(url) on the answered half: its AGISTATUS (SUCCESS, HANGUP, FAILURE), set on the channel."""
-        pbx = self.pbx
-        pbx.newexten(one, "AGI", url, priority)
-        status = "FAILURE"
-        if pbx.agi_runner is not None:
-            try:
-                status = await pbx.agi_runner(one, url)
-            except Exception:
-                status = "FAILURE"
-        pbx.setvar(one, "AGISTATUS", status)
-        return status
-
     async def followup(self, one: Channel, exten: str) -> None:
         pbx = self.pbx
         cfg = pbx.config
-        status = await self._followup_agi(one, f"agi://{cfg.agi_host}:{cfg.agi_port}/followup", 3)
+        status = await agi_app(pbx, one, f"agi://{cfg.agi_host}:{cfg.agi_port}/followup", 3)
         host2 = pbx.variable(one, "CTI_AGI_HOST2")
         if status == "FAILURE" and host2 and not one.gone:   # the first layer unreachable: the second host's
-            status = await self._followup_agi(one, f"agi://{host2}:{pbx.variable(one, 'CTI_AGI_PORT2') or 4573}/followup", 5)
+            status = await agi_app(pbx, one, f"agi://{host2}:{pbx.variable(one, 'CTI_AGI_PORT2') or 4573}/followup", 5)
         queue = one.variables.get("CTIQUEUE", "")
         if queue and not one.gone and not one.hangup_requested.is_set():
             # GotoIf($[${LEN(${CTIQUEUE})}]?cti-ivr,s,queue): the personal follow-up by an agent

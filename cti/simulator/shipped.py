@@ -104,7 +104,7 @@ class ShippedDialplan:
         pbx.newexten(ch, "Set", "CTIQUEUE=public", 3)
         pbx.setvar(ch, "CTIQUEUE", "public")
         pbx.setvar(ch, "CTI_RESULT", "")
-        status = await self.agi(ch, f"{first}/{pbx.config.agi_script}", 5)
+        status = await agi_app(pbx, ch, f"{first}/{pbx.config.agi_script}", 5)
         if ch.gone:
             return
         if status == "HANGUP" or ch.hangup_requested.is_set():
@@ -112,7 +112,7 @@ class ShippedDialplan:
         # no word from the first layer (unreachable, or gone mid-menu): the second one runs the IVR afresh
         if second and not ch.variables.get("CTI_RESULT"):
             log.info("CTI IVR on %s gave no result on %s (AGISTATUS=%s): trying %s", first, ch.name, status, second)
-            status = await self.agi(ch, f"{second}/{pbx.config.agi_script}", 9)
+            status = await agi_app(pbx, ch, f"{second}/{pbx.config.agi_script}", 9)
             if ch.gone:
                 return
             if status == "HANGUP" or ch.hangup_requested.is_set():
@@ -136,20 +136,6 @@ class ShippedDialplan:
         pbx.setvar(ch, "CTI_AGI2", second)
         return first, second
 
-    async def agi(self, ch: Channel, url: str, priority: int) -> str:
-        """AGI(url): the layer's AGISTATUS (SUCCESS, HANGUP, FAILURE), set on the channel as Asterisk does."""
-        pbx = self.pbx
-        pbx.newexten(ch, "AGI", url, priority)
-        status = "FAILURE"
-        if pbx.agi_runner is not None:
-            try:
-                status = await pbx.agi_runner(ch, url)
-            except Exception:  # fail open: the call still reaches a queue
-                log.exception("AGI %s on %s failed", url, ch.name)
-        if not ch.gone:
-            pbx.setvar(ch, "AGISTATUS", status)
-        return status
-
     async def queue(self, ch: Channel) -> None:
         """From the ``queue`` label: MixMonitor, Queue(), QueueResult, survey or Hangup."""
         pbx, cfg = self.pbx, self.pbx.config
@@ -170,8 +156,8 @@ class ShippedDialplan:
             if ch.variables.get("CTI_SURVEY") == "yes":
                 first, second = ch.variables.get("CTI_AGI", ""), ch.variables.get("CTI_AGI2", "")
                 # only when the first layer could not be reached: a survey that ran is never asked twice
-                if await self.agi(ch, f"{first}/survey", 19) == "FAILURE" and second and not ch.gone:
-                    await self.agi(ch, f"{second}/survey", 21)
+                if await agi_app(pbx, ch, f"{first}/survey", 19) == "FAILURE" and second and not ch.gone:
+                    await agi_app(pbx, ch, f"{second}/survey", 21)
         await self.hangup(ch)
 
     def queue_result(self, ch: Channel, priority: int) -> None:
@@ -191,6 +177,21 @@ class ShippedDialplan:
         call = ch.call
         if call is not None and call.outcome is None:
             call.finish("ivr_hangup" if ivr else "other")
+
+
+async def agi_app(pbx: Pbx, ch: Channel, url: str, priority: int) -> str:
+    """AGI(url) at ``priority``: the layer's AGISTATUS (SUCCESS, HANGUP, FAILURE), set on the channel as
+    Asterisk does; FAILURE when the layer cannot be reached (the dialplan then tries the second host)."""
+    pbx.newexten(ch, "AGI", url, priority)
+    status = "FAILURE"
+    if pbx.agi_runner is not None:
+        try:
+            status = await pbx.agi_runner(ch, url)
+        except Exception:  # fail open: the call still reaches a queue
+            log.exception("AGI %s on %s failed", url, ch.name)
+    if not ch.gone:
+        pbx.setvar(ch, "AGISTATUS", status)
+    return status
 
 
 def install(pbx: Pbx, path: Path = SHIPPED_EXTENSIONS) -> ShippedDialplan:
