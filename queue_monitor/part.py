@@ -115,6 +115,7 @@ class MonitorPart:
             self._keep(rows)
 
     def _on_resync(self, _topic: str, snap) -> None:
+        self._tasks = [t for t in self._tasks if not t.done()]   # one per (re)login: keep only those still running
         self._tasks.append(asyncio.get_running_loop().create_task(self._identify_switch(), name="monitor-switch"))
         rows = self.engine.on_resync(snap.queue_status, snap.channels, now=self.now())
         log.info("queue monitor resynced: %d waiting legs, %d lost track of", len(self.engine.legs),
