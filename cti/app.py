@@ -180,9 +180,11 @@ def _reload(layer: Layer, reload: Callable[[], Settings]) -> None:
 
 
 async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str], None] = print,
-              reload: Callable[[], Settings] | None = None, summary: bool = True) -> int:
-    """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds
-    (``summary`` False: only the start lines, for a service whose output is a log).
+              reload: Callable[[], Settings] | None = None, terminal: bool = True) -> int:
+    """Run until ``stop`` is set; print the live summary every ``monitor.summary_interval`` seconds.
+
+    ``terminal`` False (a service whose output is a log, e.g. systemd's journal): only the start lines,
+    without this run's tokens: whoever reads the log must not become admin or viewer by it.
 
     Returns the exit code: 0 when stopped, 1 when a listening port cannot be opened (in use, not
     permitted), 2 when Asterisk refused the AMI login (retrying would only lock the account)."""
@@ -199,15 +201,21 @@ async def run(settings: Settings, stop: asyncio.Event, print_line: Callable[[str
         log.error("cannot start: %s (check http.port, agi.port and their bind addresses)", exc)
         await layer.stop()
         return 1
-    if layer.http_token and not settings.http.token:
-        print_line(f"HTTP admin token for this run: {layer.http_token}")
-    print_line(f"wallboard 大屏 (viewer, this run): {layer.wall_address()}")
-    print_line(f"agent desk 坐席工作台: {layer.wall_address().split('/wallboard')[0]}/agent (agents sign in with their PIN)")
+    wall, base = layer.wall_address(), layer.wall_address().split("/wallboard")[0]
+    if terminal:
+        if layer.http_token and not settings.http.token:
+            print_line(f"HTTP admin token for this run: {layer.http_token}")
+        print_line(f"wallboard 大屏 (viewer, this run): {wall}")
+    else:
+        if layer.http_token and not settings.http.token:
+            log.warning("no admin credential in http.credentials: make one with `cti credentials new admin`")
+        print_line(f"wallboard 大屏: {base}/wallboard (sign in with a viewer credential: `cti credentials new viewer`)")
+    print_line(f"agent desk 坐席工作台: {base}/agent (agents sign in with their PIN)")
     if reload is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):   # no SIGHUP on Windows
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: _reload(layer, reload))
     try:
-        await layer.print_status(stop, print_line if summary else (lambda _line: None), settings.monitor.summary_interval,
+        await layer.print_status(stop, print_line if terminal else (lambda _line: None), settings.monitor.summary_interval,
                                  alive=lambda: layer.ami.state != AmiState.FAILED)
         refused = layer.ami.state == AmiState.FAILED
     finally:

@@ -73,10 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             logging.getLogger("cti").error("cannot start: %s: %s", key, message)
         return 1
     # systemd sets JOURNAL_STREAM when our output goes to the journal: the live summary, a line every
-    # few seconds, is for a terminal (the figures are on /api/figures and /metrics)
-    summary = not os.environ.get("JOURNAL_STREAM")
+    # few seconds, and this run's tokens are for a terminal (the figures are on /api/figures and /metrics)
+    terminal = not os.environ.get("JOURNAL_STREAM")
     return _run_until_signal(lambda stop: run(settings, stop, reload=lambda: load_settings(args.config),
-                                              summary=summary))
+                                              terminal=terminal))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

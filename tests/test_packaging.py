@@ -126,6 +126,7 @@ async def test_init_check_config_and_run_from_the_wheel_against_the_simulator(ho
     assert (data / "cti.db").is_file() and not (host / "var").exists()   # the data went to data_dir
     printed = out.read_text()
     assert "wallboard" in printed and "[AMI " not in printed, printed[-2000:]
+    assert "token=" not in printed, printed     # the journal gets no credential (this run's wall token)
 
 
 def test_the_service_unit_passes_systemd_analyze_verify(host, tmp_path):

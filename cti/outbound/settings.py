@@ -43,7 +43,7 @@ class OutboundSettings(Section):
     retry_spacing: float = Field(1800.0, ge=0)       # seconds between two attempts after no answer / busy
     calls_per_minute: int = Field(10, ge=1)
     max_channels: int = Field(5, ge=1)               # concurrent outbound follow-up channels
-    inbound_queues: list[str] = ["public", "enterprise", "supervision", "linkage110"]
+    inbound_queues: list[str] = ["public", "enterprise", "talent", "supervision", "linkage110"]
     backoff_waiting: int = Field(1, ge=1)            # hold follow-ups while this many inbound callers wait
     do_not_call: list[str] = []                      # numbers never called (added to the stored list)
     dissatisfied_request_type: str = "complaint"     # request type of the follow-up ticket on "dissatisfied"
