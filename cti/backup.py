@@ -59,7 +59,10 @@ def _versions(db: sqlite3.Connection, settings: Settings, contents: list[str]) -
     out = {}
     for name in contents:
         if name in tables:
-            row = db.execute(f'SELECT version_num FROM "{tables[name]}"').fetchone()
+            try:
+                row = db.execute(f'SELECT version_num FROM "{tables[name]}"').fetchone()
+            except sqlite3.OperationalError:      # no version table: an empty file, or older than versioning
+                row = None
             out[name] = row[0] if row else None
     return out
 
@@ -96,8 +99,11 @@ def backup(settings: Settings, folder: Path) -> dict:
     empty, made 0700); return the manifest, also written there as manifest.json."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise BackupError(f"{folder} exists and is not an empty folder: choose a new one")
-    files.private_dir(folder)
     copy, skipped = _sources(settings)
+    if not copy:    # a wrong --config (or none) must not pass for a backup
+        found = "; ".join(f"{x['contents']}: {x['where']} ({x['how']})" for x in skipped)
+        raise BackupError(f"nothing to copy with these settings (data_dir {settings.data_dir}): {found}")
+    files.private_dir(folder)
     made = []
     for source, contents in copy.items():
         name = "+".join(contents) + ".db"

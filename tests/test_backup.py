@@ -97,3 +97,24 @@ async def test_given_a_layer_writing_when_backed_up_then_each_copy_opens_whole_a
 
     code, said = await cti(config, "backup", str(target))      # never over an earlier backup
     assert code == 1 and "not an empty folder" in said, said
+
+
+async def test_settings_that_find_no_database_make_no_backup_and_an_empty_file_is_copied_unversioned(tmp_path):
+    config = tmp_path / "cti.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data")}))
+    code, said = await cti(config, "backup", str(tmp_path / "b1"))      # e.g. the wrong --config
+    assert code == 1 and "nothing to copy" in said and "absent" in said, said
+    assert not (tmp_path / "b1").exists()
+
+    tickets = files_of(load_settings(config))["tickets"]
+    tickets.parent.mkdir(parents=True)
+    tickets.touch()                                                      # a 0-byte database file
+    code, said = await cti(config, "backup", str(tmp_path / "b2"))
+    assert code == 0, said
+    manifest = json.loads((tmp_path / "b2" / "manifest.json").read_text())
+    assert [f["versions"] for f in manifest["files"]] == [{"tickets": None}], manifest
+
+
+def files_of(settings) -> dict[str, Path]:
+    from cti.files import sqlite_file
+    return {s.name: sqlite_file(url) for s, url in databases(settings)}
