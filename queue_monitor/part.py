@@ -45,7 +45,7 @@ from queue_monitor.linkage import DIRECTIONS, LinkageBoard, LinkageRecord
 from queue_monitor.metrics import render_metrics
 from queue_monitor.reports import contributions, report
 from queue_monitor.storage import CallStore
-from queue_monitor.switch import switch_identity
+from queue_monitor.switch import missed_legs, read_switch
 from queue_monitor.wall import build_wall, merge_recent, recent_calls
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class MonitorPart:
         self.instance = m.instance or socket.gethostname()
         self.ami = layer.ami
         self.switch = ""          # the Asterisk this instance reads (queue_monitor.switch), once logged in
+        self._heard_since: float | None = None   # the switch's clock (epoch s) at this process's first login
+        self._twins: set[str] = set()            # instances on the same switch whose missed calls were restored
         self.defs = definitions(m)
         self.engine = QueueEngine(EngineConfig(
             definitions=self.defs, windows=dict(m.windows), bucket_seconds=m.bucket_seconds,
@@ -127,14 +129,42 @@ class MonitorPart:
     async def _identify_switch(self) -> None:
         """After each (re)login: which Asterisk this is (another may answer on the same address now)."""
         try:
-            switch = await switch_identity(self.ami)
+            switch, clock = await read_switch(self.ami)
         except Exception as exc:
             log.warning("queue monitor: could not read the switch's identity (%s); the wall keys this "
                         "instance's figures by its own name", exc)
             return
+        if self._heard_since is None and clock is not None:
+            self._heard_since = clock + 1   # EPOCH is whole seconds: the login happened within that second
         if switch != self.switch:
             log.info("queue monitor: instance %s reads switch %s", self.instance, switch or "(unnamed)")
             self.switch = switch
+            if self._changed is not None:
+                self._changed.set()
+        await self._restore_missed()
+
+    async def _restore_missed(self) -> None:
+        """Today's calls a twin (another instance on this switch, seen through Redis) stored while this one
+        was not running: counted into the engine once, so this wall keeps every call of the day when the
+        twin goes (a restart rebuilds only this instance's own rows: ``_reload_today``)."""
+        twins = {i for i, (_, snap) in self.remote.items() if self.switch and snap.get("switch") == self.switch}
+        twins -= self._twins
+        if not twins or self._heard_since is None:
+            return
+        self._twins |= twins
+        before = self._heard_since
+        since = min(self.engine.day.day_of(before), before - max(self.settings.windows.values(), default=0))
+        try:
+            own = [*await self.store.calls(since, float("inf"), instance=self.instance), *self.pending]
+            theirs = [c for twin in sorted(twins) for c in await self.store.calls(since, float("inf"), instance=twin)]
+        except Exception:
+            log.exception("queue monitor: cannot read the calls of %s from %s", ", ".join(sorted(twins)), self.store.url)
+            return
+        rows = missed_legs(own, theirs, before, set(self.callers) | set(self.engine.legs))
+        if rows:
+            applied = self.engine.restore(contributions(rows), self.now(), since)
+            log.info("queue monitor: %d queue legs counted by %s while this instance was not running (%d counts)",
+                     len(rows), ", ".join(sorted(twins)), applied)
             if self._changed is not None:
                 self._changed.set()
 
@@ -389,6 +419,8 @@ class MonitorPart:
                         if inst != self.instance:
                             self.remote[inst] = (time.monotonic(), data["snapshot"])
                             self._changed.set()
+                            if self.switch and data["snapshot"].get("switch") == self.switch and inst not in self._twins:
+                                self._tasks.append(asyncio.get_running_loop().create_task(self._restore_missed()))
                     except (ValueError, KeyError, TypeError) as exc:
                         log.warning("queue monitor: bad Redis message ignored: %s", exc)
             except asyncio.CancelledError:

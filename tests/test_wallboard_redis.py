@@ -230,3 +230,57 @@ async def test_given_two_platforms_on_one_database_when_one_restarts_then_the_ot
             await layer.stop()
         for sim in sims:
             await sim.stop()
+
+
+async def test_given_two_instances_on_one_switch_when_one_was_down_for_some_calls_then_after_its_restart_it_counts_them(
+        tmp_path, redis_url):
+    """Host A is down while host B counts two calls; A comes back and rebuilds today from its own stored calls
+    and those its twin on the same switch stored while it was away: when B goes too, A's wall still shows
+    every call of the day once."""
+    sim = Simulator(SimConfig(ami_port=0, agi_port=1, speed=20, seed=4, lockstep=True))
+    await sim.start()
+    database = f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+    settings = {}
+    for name in ("host-a", "host-b"):
+        (tmp_path / name).mkdir()
+        settings[name] = monitor_settings(tmp_path / name, sim.ami_port, redis_url=redis_url, instance=name,
+                                          database_url=database, redis_stale_seconds=1.0)
+    layers = {}
+
+    async def calls(layer, first: int, n: int) -> None:
+        before = sim.totals().get("offered", 0)
+        for k in range(first, first + n):
+            await originate(layer, "press1", f"1370000{k:04d}")
+        await until(lambda: sim.totals().get("offered", 0) >= before + n and sim.totals()["active"] == 0, 60, 0.05)
+
+    async def offered(layer, instances: list[str], want: int) -> int:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer wall-token"}) as http:
+            seen = None
+            for _ in range(400):
+                async with http.get(f"http://127.0.0.1:{layer.http_port}/api/figures") as r:
+                    wall = await r.json()
+                seen = (wall["instances"], wall["centre"]["windows"]["today"]["offered"])
+                if seen == (instances, want):
+                    await asyncio.sleep(0.3)   # a late or doubled count would land by now
+                    async with http.get(f"http://127.0.0.1:{layer.http_port}/api/figures") as r:
+                        wall = await r.json()
+                    return wall["centre"]["windows"]["today"]["offered"]
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"{layer.monitor.instance}'s wall never showed {instances} with {want} calls: {seen}")
+
+    try:
+        for name in ("host-a", "host-b"):
+            layers[name], _ = await start_layer(settings[name], sim)
+        await calls(layers["host-a"], 0, 2)
+        assert await offered(layers["host-a"], ["host-a", "host-b"], 2) == 2
+        await layers.pop("host-a").stop()
+        await calls(layers["host-b"], 2, 2)
+        await layers["host-b"].monitor.flush()
+        layers["host-a"], _ = await start_layer(settings["host-a"], sim)
+        assert await offered(layers["host-a"], ["host-a", "host-b"], 4) == 4
+        await layers.pop("host-b").stop()
+        assert await offered(layers["host-a"], ["host-a"], 4) == 4
+    finally:
+        for layer in layers.values():
+            await layer.stop()
+        await sim.stop()

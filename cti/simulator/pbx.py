@@ -427,4 +427,6 @@ class Pbx:
                     return ch.variables[name]
         if upper in ("ENTITYID", "SYSTEMNAME"):   # Asterisk's built-in globals (pbx_variables.c)
             return self.config.entity_id if upper == "ENTITYID" else self.config.system_name
+        if upper == "EPOCH":                        # the switch's clock, whole seconds
+            return str(int(self.clock.now()))
         return self.globals.get(key)
