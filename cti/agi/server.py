@@ -133,6 +133,10 @@ class AgiServer:
         transport = StreamTransport(reader, writer)
         try:
             await self._serve(transport, writer)
+        except asyncio.CancelledError:
+            # stop() cut the call after its grace (it failed open already); ending here, as Python 3.11's
+            # stream server would log its cancelled task as an "Exception in callback" error
+            pass
         finally:
             self._tasks.discard(task)
             await close_quietly(transport)
