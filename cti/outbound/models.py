@@ -35,6 +35,10 @@ class FollowUp(Base):
     rating: Mapped[int | None] = mapped_column(Integer)                     # 1 satisfied .. 3 dissatisfied
     settled: Mapped[bool | None]
     result_ticket: Mapped[str | None] = mapped_column(String(40))          # the ticket that carried the answer
+    # the layer instance (monitor.instance) whose call this is while 'calling' or 'answered', and until when
+    # (epoch seconds) that claim holds: past it another instance may release the row (cti.outbound.store)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

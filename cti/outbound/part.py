@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import socket
 import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -41,6 +42,10 @@ FOLLOWUP_TAG = "回访"                     # on every ticket that carries a fol
 ORIGINATE_GRACE = 5.0
 EVENTS_GRACE = 2.0      # seconds a failed Originate waits for its channel's events (see _started)
 STOP_GRACE = 10.0       # seconds a scheduler round gets to end at stop (its AMI actions time out sooner)
+# Seconds the survey of an answered follow-up may last (cti.outbound.agi): two questions asked twice at most,
+# each a prompt of up to ~15 s and the 6 s digit timeout, then the thanks: 4 x 21 + 15 = 99 s, rounded up.
+SURVEY_SECONDS = 120.0
+RELEASE_EVERY = 15.0    # seconds between two looks for follow-ups whose instance's lease has passed
 # Outcomes in which the citizen's phone never rang (the trunk or network failed): retried after
 # retry_spacing without using up one of the citizen's max_attempts.
 NETWORK_FAILURES = frozenset({CONGESTION, UNREACHABLE})
@@ -56,7 +61,9 @@ class OutboundPart:
         self.tz = ZoneInfo(s.timezone)
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(self.tz)   # local time (hours)
         self.now: Callable[[], float] = time.time                                   # spacing, pacing
-        self.store = Store(s.database_url)
+        monitor = getattr(layer.settings, "monitor", None)
+        self.instance = getattr(monitor, "instance", "") or socket.gethostname()   # as the queue monitor names it
+        self.store = Store(s.database_url, self.instance)
         self.linkage = LinkageCounter(frozenset(s.linkage_numbers))
         self.tracker = OriginateTracker()
         self.pacer = Pacer(s.calls_per_minute, s.max_channels, s.backoff_waiting)
@@ -70,6 +77,7 @@ class OutboundPart:
         self.live: dict[str, int] = {}           # answered outbound channel -> follow-up id, until its Hangup
         self.test_calls: dict[str, float] = {}   # number -> when its test call started
         self.next_test_round = 0.0
+        self.next_release = 0.0
         self.hold_reason: str | None = None
         self.originated: list[tuple[float, int, int]] = []   # (time, follow-up id, inbound waiting then)
         self.tickets = None
@@ -94,7 +102,8 @@ class OutboundPart:
         await self.store.campaign(CLOSED_TICKETS, now)
         released = await self.store.release_calling(now)
         if released:
-            log.info("outbound: %d follow-ups were calling at the last stop; scheduled again", released)
+            log.info("outbound: %d follow-ups were calling at the last stop (or their instance's lease has "
+                     "passed); scheduled again", released)
         for number in self.settings.do_not_call:
             await self.store.add_do_not_call(number, now, "cti.yaml outbound.do_not_call")
         self.linkage.from_110, self.linkage.to_110 = (await self.store.linkage_counts()).values()
@@ -194,6 +203,14 @@ class OutboundPart:
         monitor = getattr(self.layer, "monitor", None)
         return 0 if monitor is None else monitor.engine.waiting(self.settings.inbound_queues)
 
+    def lease(self) -> float:
+        """Seconds a claimed follow-up stays this instance's (cti.outbound.store): the Originate's ring
+        (outbound.ring_timeout + ORIGINATE_GRACE), its AMI reply (outbound.action_timeout), the wait for a
+        failed call's events (EVENTS_GRACE) and the answered call's survey (SURVEY_SECONDS); 167 s by
+        default. A "dissatisfied" citizen's wait for an agent comes after the row is 'done'."""
+        s = self.settings
+        return s.ring_timeout + ORIGINATE_GRACE + s.action_timeout + EVENTS_GRACE + SURVEY_SECONDS
+
     async def round(self) -> None:
         if self.ami.state != "connected":
             return
@@ -204,6 +221,11 @@ class OutboundPart:
         if not s.followup_enabled or not allowed(self.clock(), s.followup_hours):
             self.hold_reason = "outside follow-up hours"
             return
+        if self.now() >= self.next_release:
+            self.next_release = self.now() + RELEASE_EVERY
+            released = await self.store.release_expired(self.now())
+            if released:
+                log.warning("outbound: %d follow-ups of an instance whose lease has passed; scheduled again", released)
         campaigns = await self.store.active_campaigns()
         if not campaigns:
             return
@@ -212,23 +234,24 @@ class OutboundPart:
             self.hold_reason = self.pacer.hold_reason(self.now(), len(self.calling), waiting)
             if self.hold_reason is not None:
                 return
-            due = await self.store.due(campaigns, self.now(), 1)
-            if not due:
+            f = await self.store.claim(campaigns, self.now(), self.lease())
+            if f is None:
                 return
-            await self._call(due[0], waiting)
+            await self._call(f, waiting)
 
     async def _call(self, f, waiting: int) -> None:
+        """Call follow-up ``f``, claimed by this instance (its state 'calling', this attempt counted)."""
         s = self.settings
         now = self.now()
         if await self.store.is_do_not_call(f.number):
-            await self.store.update(f.id, state="do_not_call", updated_at=now)
+            await self.store.update(f.id, state="do_not_call", attempts=f.attempts - 1, claimed_by=None,
+                                    claimed_until=None, updated_at=now)   # claimed, never called
             return
         self.pacer.note(now)
         self.calling.add(f.id)
         self.originated.append((now, f.id, waiting))
-        await self.store.update(f.id, state="calling", attempts=f.attempts + 1, updated_at=now)
         self.tracker.track(f"f:{f.id}", f.number, s.citizen_context)
-        log.info("follow-up %s: calling %s (attempt %d)", f.id, mask_number(f.number), f.attempts + 1)
+        log.info("follow-up %s: calling %s (attempt %d)", f.id, mask_number(f.number), f.attempts)
         # __ (inherited): the Local ;2 half that runs [cti-outbound] gets them too (seen on the real switch)
         variables = (f"__CTI_FOLLOWUP={f.id},__CTI_TRUNK_DIAL={s.trunk_dial.format(number=f.number)},"
                      f"__CTI_RING_TIMEOUT={int(s.ring_timeout)}")

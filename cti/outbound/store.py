@@ -1,10 +1,16 @@
-"""The outbound part's database (SQLAlchemy 2.0 async; SQLite under var/ by default)."""
+"""The outbound part's database (SQLAlchemy 2.0 async; SQLite under var/ by default).
+
+Two layer instances may share one database (PostgreSQL, README "In production" step 10): a follow-up is
+called by the instance that claimed it (``claim``: one statement, so never by both), which holds it while
+the call is live ('calling', then 'answered' during the survey) until a lease ends; a row whose instance
+died is released by the other once its lease has passed (``release_expired``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cti import schema
@@ -12,11 +18,13 @@ from cti.outbound.models import Base, Campaign, DoNotCall, FollowUp, LinkageEven
 from cti.tickets.db import make_engine
 
 CLOSED_TICKETS = "closed-tickets"   # the campaign fed by the ticket backend's closes
+LIVE = ("calling", "answered")       # states of a follow-up whose call one instance has placed
 SCHEMA = schema.Schema("outbound", Path(__file__).with_name("migrations"), "outbound_alembic_version", Base.metadata)
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, instance: str = "") -> None:
+        self.instance = instance      # this layer's name (monitor.instance): stamped on the rows it calls
         self.engine: AsyncEngine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
@@ -70,12 +78,21 @@ class Store:
             s.add(f)
         return f
 
-    async def due(self, campaigns: set[str], now: float, limit: int) -> list[FollowUp]:
-        async with self.sessions() as s:
-            q = (select(FollowUp).where(FollowUp.state == "pending", FollowUp.next_attempt_at <= now,
-                                        FollowUp.campaign.in_(campaigns))
-                 .order_by(FollowUp.next_attempt_at, FollowUp.id).limit(limit))
-            return list((await s.execute(q)).scalars())
+    async def claim(self, campaigns: set[str], now: float, lease: float) -> FollowUp | None:
+        """The next due pending follow-up of ``campaigns``, set 'calling' by this instance until ``now +
+        lease`` (epoch seconds) with its attempt counted, in one statement: of two instances on one database
+        only one gets a row (PostgreSQL: the row is locked, SKIP LOCKED sends the other to the next one, as
+        the tickets outbox claims; SQLite: one writer at a time). None when nothing is due (or, on
+        PostgreSQL, when the row went to the other instance meanwhile: the next round looks again)."""
+        f = FollowUp
+        due = (select(f.id).where(f.state == "pending", f.next_attempt_at <= now, f.campaign.in_(campaigns))
+               .order_by(f.next_attempt_at, f.id).limit(1).with_for_update(skip_locked=True))
+        stmt = (update(f).where(f.id.in_(due.scalar_subquery()), f.state == "pending")
+                .values(state="calling", attempts=f.attempts + 1, claimed_by=self.instance,
+                        claimed_until=now + lease, updated_at=now)
+                .returning(f).execution_options(synchronize_session=False))
+        async with self.sessions.begin() as s:
+            return (await s.execute(stmt)).scalars().first()
 
     async def get(self, fid: int) -> FollowUp | None:
         async with self.sessions() as s:
@@ -93,10 +110,23 @@ class Store:
             return list((await s.execute(q)).scalars())
 
     async def release_calling(self, now: float) -> int:
-        """After a restart no call of ours is live: 'calling' rows go back to pending (the attempt counts)."""
+        """At this instance's start none of its calls is live: its 'calling' rows (and those of a layer from
+        before claims, which has no name on them) go back to pending, the attempt counts. Another
+        instance's live calls stay its own, unless their lease has passed (``release_expired``)."""
+        f = FollowUp
+        mine = or_(f.claimed_by == self.instance, f.claimed_by.is_(None))
+        return await self._release(now, (f.state == "calling") & mine) + await self.release_expired(now)
+
+    async def release_expired(self, now: float) -> int:
+        """Follow-ups still 'calling' or 'answered' after their lease (the instance calling them died, or
+        never came back) go back to pending, next attempt now; the attempt counts."""
+        f = FollowUp
+        return await self._release(now, f.state.in_(LIVE) & (f.claimed_until < now))
+
+    async def _release(self, now: float, which) -> int:
         async with self.sessions.begin() as s:
-            r = await s.execute(update(FollowUp).where(FollowUp.state == "calling")
-                                .values(state="pending", next_attempt_at=now, updated_at=now))
+            r = await s.execute(update(FollowUp).where(which).values(
+                state="pending", next_attempt_at=now, claimed_by=None, claimed_until=None, updated_at=now))
             return r.rowcount or 0
 
     # -- do-not-call ------------------------------------------------------------------------------------
