@@ -87,7 +87,9 @@ class Store:
         f = FollowUp
         due = (select(f.id).where(f.state == "pending", f.next_attempt_at <= now, f.campaign.in_(campaigns))
                .order_by(f.next_attempt_at, f.id).limit(1).with_for_update(skip_locked=True))
-        stmt = (update(f).where(f.id.in_(due.scalar_subquery()), f.state == "pending")
+        # "id = (...)", not "id IN (...)": PostgreSQL may run an IN subquery once per row (seen: one claim
+        # took every due row); a scalar subquery runs once (an InitPlan)
+        stmt = (update(f).where(f.id == due.scalar_subquery(), f.state == "pending")
                 .values(state="calling", attempts=f.attempts + 1, claimed_by=self.instance,
                         claimed_until=now + lease, updated_at=now)
                 .returning(f).execution_options(synchronize_session=False))
