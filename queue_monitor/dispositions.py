@@ -9,8 +9,8 @@ answered online over requests with a disposition (一企来 53,080 / 64,380 = 82
 wrap-up window (未小结) is never guessed: it is counted apart, outside the rate. The wrap-up time (call end to
 disposition) is the agent's after-call work (话后处理).
 
-A disposition counts in the period containing its call's end (reports), or the moment the monitor heard
-of it (the live windows, like the other boards: a window is "what was decided in it").
+A disposition counts in the period containing its call's end: in reports, in the live windows and in the
+windows rebuilt at a start alike (one recorded during its call, its end not known yet: when it was heard).
 """
 
 from __future__ import annotations

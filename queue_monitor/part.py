@@ -209,8 +209,10 @@ class MonitorPart:
                 self._changed.set()
 
     def _on_disposition(self, _topic: str, outcome: DispositionOutcome) -> None:
-        # stored by the dispositions part (tickets database): nothing to write here, counted on our clock
-        if self.dispositions.add(disposition_record(outcome, self.now())) and self._changed is not None:
+        # stored by the dispositions part (tickets database): nothing to write here. Counted at its call's end,
+        # as `cti report` and the rebuild at start count it (one recorded after midnight is yesterday's)
+        at = outcome.ended_at if outcome.ended_at is not None else self.now()
+        if self.dispositions.add(disposition_record(outcome, at)) and self._changed is not None:
             self._changed.set()
 
     def _on_recording_ready(self, _topic: str, ready) -> None:

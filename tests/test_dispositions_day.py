@@ -1,0 +1,64 @@
+"""The wall's "today" and `cti report` put a disposition on the same day: the day its call ended, in the
+centre's time zone (issue 21, README "The online answer rate and requests by line").
+
+Given a call that ended before the centre's midnight and was disposed of after it (a long wrap-up window),
+and a call that ended today, when the layer's wall counts them live and again after a restart, then its
+"today" holds only today's call, as `cti report` for today does, and the report for yesterday holds the other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from monitor_support import cti_report, monitor_settings
+
+from cti.app import Layer
+from cti.calls.messages import CallEnded
+from cti.demo import free_port
+from cti.dispositions.part import DispositionsPart
+from queue_monitor.part import MonitorPart
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def total_line(table: str) -> list[str]:
+    return next(line for line in table.splitlines() if line.startswith("总计")).split()[2:5]
+
+
+async def test_a_disposition_recorded_after_midnight_counts_on_its_calls_day_on_the_wall_and_in_the_report(
+        tmp_path, capsys):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    s = monitor_settings(tmp_path, free_port(), instance="city")
+    s = s.model_copy(update={"tickets": s.tickets.model_copy(update={"database_url": url}),
+                             "dispositions": s.dispositions.model_copy(update={"wrapup_window": 2 * 86400})})
+    now = datetime.now(TZ)
+    midnight = datetime.combine(now.date(), datetime.min.time(), TZ).timestamp()
+
+    def today_figures(layer) -> dict:
+        return layer.monitor.wall()["dispositions"]["windows"]["today"]["total"]
+
+    layer = Layer(s, parts=[MonitorPart, DispositionsPart])
+    await layer.start()
+    try:
+        service = next(p for p in layer.parts if isinstance(p, DispositionsPart)).service
+        for call_id, ended in (("1764480000.1", midnight - 60), ("1764480000.2", now.timestamp())):
+            await service.call_ended(CallEnded("6001", call_id, "13800000001", "public", "12345", (), ended, ended))
+            await service.record(call_id, "answered_online", "consultation", "", None, None)
+        live = today_figures(layer)
+    finally:
+        await layer.stop()
+    layer = Layer(s, parts=[MonitorPart, DispositionsPart])
+    await layer.start()
+    try:
+        restarted = today_figures(layer)
+    finally:
+        await layer.stop()
+
+    day = now.date()
+    today = total_line(await cti_report(tmp_path, capsys, "--from", day.isoformat(), "--to", day.isoformat()))
+    yesterday = (day - timedelta(days=1)).isoformat()
+    before = total_line(await cti_report(tmp_path, capsys, "--from", yesterday, "--to", yesterday))
+    assert (today, before) == (["1", "1", "0"], ["1", "1", "0"]), (today, before)
+    assert (restarted["requests"], restarted["online"]) == (1, 1), restarted
+    assert (live["requests"], live["online"]) == (1, 1), f"live today {live}, after a restart {restarted}"
