@@ -62,3 +62,26 @@ async def test_a_disposition_recorded_after_midnight_counts_on_its_calls_day_on_
     assert (today, before) == (["1", "1", "0"], ["1", "1", "0"]), (today, before)
     assert (restarted["requests"], restarted["online"]) == (1, 1), restarted
     assert (live["requests"], live["online"]) == (1, 1), f"live today {live}, after a restart {restarted}"
+
+
+async def test_a_call_id_that_is_no_call_id_is_a_400_naming_it_and_an_unknown_call_a_json_404(tmp_path):
+    """Bad input gets a 4xx naming the field (house rule): a path id with a quote once gave a 404 whose
+    'application/json' body was no JSON (the id pasted into it)."""
+    import aiohttp
+
+    s = monitor_settings(tmp_path, free_port())
+    s = s.model_copy(update={"tickets": s.tickets.model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"})})
+    layer = Layer(s, parts=[DispositionsPart])
+    await layer.start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{layer.http_port}",
+                                         headers={"Authorization": "Bearer wall-token"}) as http:
+            seen = []
+            for path in ('/api/calls/x"y\\z/disposition', "/api/calls/1764480000.9/disposition"):
+                async with http.get(path) as r:
+                    seen.append((r.status, await r.json(content_type=None)))
+    finally:
+        await layer.stop()
+    assert [(status, body.get("field")) for status, body in seen] == [(400, "call_id"), (404, None)], seen
+    assert seen[1][1]["error"] == "unknown call", seen

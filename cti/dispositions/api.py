@@ -6,7 +6,9 @@ only on a call it answered); ``GET /api/dispositions`` lists the choices for a d
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 
 from aiohttp import web
@@ -66,11 +68,13 @@ class DispositionsApi:
 
     async def _owned(self, request: web.Request) -> tuple[str, LiveCall | None, str]:
         call_id = request.match_info["call_id"]
+        if not re.fullmatch(CALL_ID, call_id):   # an Asterisk uniqueid; anything else is no call of ours
+            raise InvalidInput("call_id", "not a call id (1-80 of letters, digits and _.;@/-)")
         live = self.live(call_id)
         owner = await self.service.owner(call_id, live)
         if owner is None:
             log.info("HTTP %s %s: 404 no answered call %s", request.method, request.path, call_id)
-            raise web.HTTPNotFound(text=f'{{"error": "unknown call", "detail": "no answered call {call_id}"}}',
+            raise web.HTTPNotFound(text=json.dumps({"error": "unknown call", "detail": f"no answered call {call_id}"}),
                                    content_type="application/json")
         require_own(request, owner, "calls")
         return call_id, live, owner
