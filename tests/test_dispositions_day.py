@@ -85,3 +85,38 @@ async def test_a_call_id_that_is_no_call_id_is_a_400_naming_it_and_an_unknown_ca
         await layer.stop()
     assert [(status, body.get("field")) for status, body in seen] == [(400, "call_id"), (404, None)], seen
     assert seen[1][1]["error"] == "unknown call", seen
+
+
+async def test_what_the_agent_reads_when_a_disposition_or_knowledge_item_is_refused_is_chinese(tmp_path):
+    """The toolbar shows a refusal's detail as it is (toolbar.js _api): late (未小结), twice, unknown call, a
+    knowledge item with no specialist answer; agents read Chinese (house rule), the English stays after it."""
+    import time
+
+    import aiohttp
+
+    s = monitor_settings(tmp_path, free_port())
+    s = s.model_copy(update={"tickets": s.tickets.model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"})})
+    layer = Layer(s, parts=[DispositionsPart])
+    await layer.start()
+    good = {"code": "answered_online", "request_type": "consultation"}
+    try:
+        service = layer.parts[0].service
+        long_ago = time.time() - service.settings.wrapup_window - 60
+        for call_id, ended in (("1764480000.1", long_ago), ("1764480000.2", time.time())):
+            await service.call_ended(CallEnded("6001", call_id, "13800000001", "public", "12345", (), ended, ended))
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{layer.http_port}",
+                                         headers={"Authorization": "Bearer wall-token"}) as http:
+            seen = []
+            for method, path, body in (("POST", "/api/calls/1764480000.1/disposition", good),
+                                       ("POST", "/api/calls/1764480000.2/disposition", good),
+                                       ("POST", "/api/calls/1764480000.2/disposition", good),
+                                       ("POST", "/api/calls/1764480000.2/knowledge", {"question": "q", "answer": "a"}),
+                                       ("GET", "/api/calls/1764480000.9/disposition", None)):
+                async with http.request(method, path, json=body) as r:
+                    seen.append((r.status, (await r.json()).get("detail", "")))
+    finally:
+        await layer.stop()
+    assert [status for status, _ in seen] == [409, 200, 409, 409, 404], seen
+    refusals = [detail for status, detail in seen if status != 200]
+    assert all("\u4e00" <= detail[:1] <= "\u9fff" for detail in refusals), refusals

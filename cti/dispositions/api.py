@@ -74,7 +74,7 @@ class DispositionsApi:
         owner = await self.service.owner(call_id, live)
         if owner is None:
             log.info("HTTP %s %s: 404 no answered call %s", request.method, request.path, call_id)
-            raise web.HTTPNotFound(text=json.dumps({"error": "unknown call", "detail": f"no answered call {call_id}"}),
+            raise web.HTTPNotFound(text=json.dumps({"error": "unknown call", "detail": f"没有这个已接通的通话 (no answered call {call_id})"}),
                                    content_type="application/json")
         require_own(request, owner, "calls")
         return call_id, live, owner
@@ -83,8 +83,8 @@ class DispositionsApi:
         call_id, _, _ = await self._owned(request)
         found = await self.service.get(call_id)
         if found is None:
-            return web.json_response({"error": "not recorded", "detail": f"call {call_id} is still connected "
-                                      "and has no disposition yet"}, status=404)
+            return web.json_response({"error": "not recorded", "detail": f"通话尚未结束，还没有话后小结 (call {call_id} "
+                                      "is still connected and has no disposition yet)"}, status=404)
         return web.json_response(found)
 
     async def record(self, request: web.Request) -> web.Response:

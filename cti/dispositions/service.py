@@ -182,7 +182,7 @@ class DispositionService:
             row = await s.get(CallDisposition, call_id, with_for_update=True)
             if row is None:
                 if live is None:
-                    raise DispositionError(404, "unknown call", f"no answered call {call_id}")
+                    raise DispositionError(404, "unknown call", f"没有这个已接通的通话 (no answered call {call_id})")
                 line_id, line_name = self.line_of(live.queue, live.tags)
                 row = CallDisposition(call_id=call_id, agent=live.agent, caller_number=live.caller,
                                       hotline=live.hotline, queue=live.queue, tags=list(live.tags), line=line_id,
@@ -190,12 +190,13 @@ class DispositionService:
                                       status="pending", summary="")
                 s.add(row)
             if row.status == RECORDED:
-                raise DispositionError(409, "already recorded",
-                                       f"call {call_id} has its disposition already: {row.name}")
+                raise DispositionError(409, "already recorded", f"该通话已提交话后小结：{row.name} "
+                                       f"(call {call_id} has its disposition already)")
             ended = _epoch(row.ended_at)
             if row.status == NOT_RECORDED or (ended is not None and now - ended > self.settings.wrapup_window):
-                raise DispositionError(409, "wrap-up window passed", f"call {call_id} ended more than "
-                                       f"{self.settings.wrapup_window:g} s ago: it counts as not recorded (未小结)")
+                raise DispositionError(409, "wrap-up window passed", f"通话结束已超过 {self.settings.wrapup_window:g} "
+                                       f"秒，计为未小结，不能再提交 (call {call_id} ended more than "
+                                       f"{self.settings.wrapup_window:g} s ago: it counts as not recorded)")
             tickets = await self._tickets_of(s, call_id)
             if ticket_id is not None:
                 if await s.get(Ticket, ticket_id) is None:
@@ -269,8 +270,8 @@ class DispositionService:
         legs = [leg for leg in self.legs.get(call_id, ()) if specialist_id in (None, leg.specialist_id)]
         if not legs:
             who = f" with specialist {specialist_id}" if specialist_id else ""
-            raise DispositionError(409, "no specialist answer", f"call {call_id} has no answered specialist "
-                                   f"three-way{who}: a knowledge item records a specialist's answer")
+            raise DispositionError(409, "no specialist answer", f"该通话没有政策专员接通的三方通话，不能记录知识条目 "
+                                   f"(call {call_id} has no answered specialist three-way{who})")
         leg = legs[-1]
         now = _utc(self.clock())
         item = KnowledgeItem(id=uuid.uuid4().hex, call_id=call_id, agent=agent, question=question, answer=answer,
