@@ -210,8 +210,10 @@ class MonitorPart:
 
     def _on_disposition(self, _topic: str, outcome: DispositionOutcome) -> None:
         # stored by the dispositions part (tickets database): nothing to write here. Counted at its call's end,
-        # as `cti report` and the rebuild at start count it (one recorded after midnight is yesterday's)
-        at = outcome.ended_at if outcome.ended_at is not None else self.now()
+        # as `cti report` and the rebuild at start count it (one recorded after midnight is yesterday's); the
+        # end is the layer's clock, ours is the switch's (a sped-up simulator's too): its age on ours
+        now = self.now()
+        at = now if outcome.ended_at is None else now - max(0.0, time.time() - outcome.ended_at)
         if self.dispositions.add(disposition_record(outcome, at)) and self._changed is not None:
             self._changed.set()
 
