@@ -234,6 +234,11 @@ class _Parser:
             name = self.text(entry, node, "name", what)
             queue = self.text(entry, node, "queue", what)
             tag = self.text(entry, node, "tag", what)
+            for key_, value in (("queue", queue), ("tag", tag)):   # a call's line is found by its queue, then tag
+                other = next((x for x in out if value and getattr(x, key_) == value), None)
+                if other is not None:
+                    self.err(_children(node).get(key_), f"{what}: {key_} {value!r} is line {other.id}'s already "
+                                                        f"(line {other.line}): a call in it would be counted there")
             ivr, ivr_node = entry.get("ivr"), _children(node).get("ivr")
             flow = key = ""
             if not isinstance(ivr, dict) or set(ivr) != {"flow", "key"}:

@@ -114,6 +114,12 @@ def test_a_good_file_parses_and_a_dial_only_specialist_rings_through_extension_0
     (("queue: enterprise, ", ""), "sp.yaml:2: line enterprise: 'queue' is required"),
     (("      - {id: c,", "      - {id: c, colour: red,"), "sp.yaml:9: specialist: unknown key 'colour'"),
     (('number: "1003", ', ''), "sp.yaml:9: specialist c: give a 'number' (digits) or a 'dial' string"),
+    # two lines on one queue (or tag): the second one's calls would be counted on the first
+    (("lines:\n", 'lines:\n  - {id: talent, name: 尚贤, queue: talent, tag: 尚贤, ivr: {flow: yiqilai, key: "3"}}\n'
+      "  - {id: shangxian, name: 尚贤人才, queue: talent, tag: 人才, ivr: {flow: yiqilai, key: \"3\"}}\n"),
+     "sp.yaml:3: line shangxian: queue 'talent' is line talent's already (line 2)"),
+    (("lines:\n", 'lines:\n  - {id: talent, name: 尚贤, queue: talent, tag: 企业, ivr: {flow: yiqilai, key: "3"}}\n'),
+     "sp.yaml:3: line enterprise: tag '企业' is line talent's already (line 2)"),
 ])
 def test_each_problem_is_reported_with_file_and_line(change, expected):
     old, new = change
