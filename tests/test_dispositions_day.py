@@ -22,16 +22,21 @@ from queue_monitor.part import MonitorPart
 TZ = ZoneInfo("Asia/Shanghai")
 
 
+def settings(tmp_path, **dispositions):
+    """A layer on loopback (wall-token is its admin) with its tickets database in tmp_path/cti.db."""
+    s = monitor_settings(tmp_path, free_port(), instance="city")
+    return s.model_copy(update={
+        "tickets": s.tickets.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"}),
+        "dispositions": s.dispositions.model_copy(update=dispositions)})
+
+
 def total_line(table: str) -> list[str]:
     return next(line for line in table.splitlines() if line.startswith("总计")).split()[2:5]
 
 
 async def test_a_disposition_recorded_after_midnight_counts_on_its_calls_day_on_the_wall_and_in_the_report(
         tmp_path, capsys):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    s = monitor_settings(tmp_path, free_port(), instance="city")
-    s = s.model_copy(update={"tickets": s.tickets.model_copy(update={"database_url": url}),
-                             "dispositions": s.dispositions.model_copy(update={"wrapup_window": 2 * 86400})})
+    s = settings(tmp_path, wrapup_window=2 * 86400)
     now = datetime.now(TZ)
     midnight = datetime.combine(now.date(), datetime.min.time(), TZ).timestamp()
 
@@ -69,10 +74,7 @@ async def test_a_call_id_that_is_no_call_id_is_a_400_naming_it_and_an_unknown_ca
     'application/json' body was no JSON (the id pasted into it)."""
     import aiohttp
 
-    s = monitor_settings(tmp_path, free_port())
-    s = s.model_copy(update={"tickets": s.tickets.model_copy(update={
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"})})
-    layer = Layer(s, parts=[DispositionsPart])
+    layer = Layer(settings(tmp_path), parts=[DispositionsPart])
     await layer.start()
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{layer.http_port}",
@@ -94,10 +96,7 @@ async def test_what_the_agent_reads_when_a_disposition_or_knowledge_item_is_refu
 
     import aiohttp
 
-    s = monitor_settings(tmp_path, free_port())
-    s = s.model_copy(update={"tickets": s.tickets.model_copy(update={
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"})})
-    layer = Layer(s, parts=[DispositionsPart])
+    layer = Layer(settings(tmp_path), parts=[DispositionsPart])
     await layer.start()
     good = {"code": "answered_online", "request_type": "consultation"}
     try:
