@@ -202,7 +202,8 @@ async def test_chromium_shows_the_live_figures_of_the_api(centre):
                 "1700000000.3", "6001", "public", "public", "市民热线", "not_recorded"))
             await page.wait_for_function(
                 "document.querySelector('#dispositions [data-f=\"not_recorded\"]').textContent === '1'", timeout=10000)
-            assert "一企来 100% (1/1)" in await page.inner_text('#dispositions [data-line="enterprise"]')
+            assert ("一企来 在线答复 1 · 部门办理 0 · 在线解答率 100%"
+                    in await page.inner_text('#dispositions [data-line="enterprise"]'))
             await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
             # the server drops the page's WebSocket: the page reconnects by itself
             for ws in list(part.sockets):
