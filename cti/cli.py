@@ -188,7 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cti.calendar import CalendarError
+    from cti.hotlines import HotlineError
     from cti.schema import SchemaError
+    from cti.settings import DEFAULT_CONFIG, ENV_CONFIG
+    from cti.specialists import SpecialistError
+    from ivr_flows.loader import FlowLoadError
 
     args = build_parser().parse_args(argv)
     try:
@@ -196,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaError as exc:   # a database of another version: its name and the command to run, no traceback
         print(f"cannot go on: {exc}", file=sys.stderr)
         return 1
+    except (HotlineError, SpecialistError, CalendarError, FlowLoadError) as exc:   # a file the settings name
+        print(f"cannot start: {exc}", file=sys.stderr)
+        if not (args.config or os.environ.get(ENV_CONFIG) or os.path.exists(DEFAULT_CONFIG)):
+            print(f"no settings file here ({DEFAULT_CONFIG}): run from the checkout, or `cti init DIR` and "
+                  "then `cti --config DIR/cti.yaml ...`", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -79,3 +79,14 @@ def test_cti_run_stops_on_a_port_in_use_naming_the_setting(tmp_path):
                               text=True, timeout=60)
     assert done.returncode == 1, done
     assert "cannot start: http.port: " in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_cti_run_and_demo_away_from_any_settings_say_how_to_get_them(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CTI_CONFIG"} | {"CTI_HTTP_PORT": "0", "CTI_AGI_PORT": "0",
+                                                                        "CTI_DATA_DIR": str(tmp_path / "data")}
+    for command in (["run"], ["demo", "--speed", "10"]):
+        done = subprocess.run([sys.executable, "-m", "cti.cli", *command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done
+        assert "cannot start: config/hotlines.yaml" in done.stderr and "cti init DIR" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
