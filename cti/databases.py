@@ -12,7 +12,10 @@ import asyncio
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from cti import files, schema
+from cti.logs import escape_controls
 from cti.settings import ConfigError, Settings, load_settings
 
 
@@ -52,6 +55,10 @@ async def upgrade_all(settings: Settings) -> tuple[list[str], list[str]]:
             before = await schema.at_url(url, schema.upgrade, s)
         except schema.SchemaError as exc:
             failed.append(f"not upgraded: {exc}")
+            continue
+        except SQLAlchemyError as exc:   # a migration step failed: its transaction is rolled back
+            failed.append(f"{s.name}: upgrade failed, rolled back ({schema.where(url)}): "
+                          f"{escape_controls(str(getattr(exc, 'orig', None) or exc))}")
             continue
         was = before.current or ("empty" if before.empty else "unversioned")
         what = "up to date" if before.current == before.head else f"upgraded {was} -> {before.head}"

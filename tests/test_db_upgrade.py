@@ -211,6 +211,28 @@ def test_given_a_database_written_by_a_newer_layer_when_upgraded_or_started_then
     assert "does not know" in asyncio.run(start_monitor())
 
 
+def test_given_an_upgrade_that_fails_then_it_names_the_database_and_the_error_without_a_traceback(
+        tmp_path, capsys):
+    config = tmp_path / "cti.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path)}))
+    assert db(config, "upgrade", capsys)[0] == 0
+    settings = load_settings(config)
+
+    async def claim_older_version() -> str:   # the tables are at head, the version table says otherwise
+        engine = make_engine(settings.tickets.database_url)
+        async with engine.begin() as conn:
+            rev = (await conn.execute(text("SELECT version_num FROM tickets_alembic_version"))).scalar()
+            older = f"{int(rev) - 1:04d}"
+            await conn.execute(text("UPDATE tickets_alembic_version SET version_num = :v"), {"v": older})
+        await engine.dispose()
+        return older
+
+    older = asyncio.run(claim_older_version())
+    code, said = db(config, "upgrade", capsys)
+    assert code == 1 and "tickets" in said and "Traceback" not in said and len(said.splitlines()) < 10, said
+    assert f"tickets: {older} " in db(config, "status", capsys)[1]      # the failed step was rolled back
+
+
 def test_given_an_old_database_when_cti_run_starts_then_it_stops_naming_the_database_and_the_command(tmp_path):
     config = tmp_path / "cti.yaml"
     config.write_text(yaml.safe_dump({"data_dir": str(tmp_path), "http": {"port": 0}, "agi": {"port": 0}}))
