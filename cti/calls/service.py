@@ -32,7 +32,7 @@ from cti.calls.messages import (
 )
 from cti.calls.settings import CallsSettings
 from cti.calls.stats import SPECIALIST_KIND, TOPIC_DEPARTMENT_LEG, DepartmentLeg, DepartmentStats
-from cti.calls.tracker import Call, CallTracker, Notice
+from cti.calls.tracker import HOTLINE_VARIABLE, TAGS_VARIABLE, Call, CallTracker, Notice
 from cti.hotlines import Directory
 from cti.messages import TOPIC_TICKET_REQUEST, TicketRequest
 from cti.privacy import mask_number
@@ -95,6 +95,11 @@ class CallControl:
         if notice.kind == "connect":
             self.bus.publish(TOPIC_SCREEN_POP, self.screen_pop(call))
             return
+        if notice.kind == "adopted":
+            log.info("calls: adopted call %s (caller %s) connected to agent %s in queue %s before this start",
+                     call.id, mask_number(call.caller), call.agent, call.queue)
+            self.spawn(self._adopt(call))
+            return
         if notice.kind == "ended":
             self._remember(call)
             if call.agent:   # the agent's desktop closes the pop (the agent toolbar's cti-call-ended)
@@ -143,6 +148,22 @@ class CallControl:
                 "hotline": self.hotline_and_tags(call)[0],
                 "transfers": [{"number": t.number, "kind": t.kind, "state": t.state} for t in call.transfers],
                 "tickets": list(call.tickets)})
+
+    async def _adopt(self, call: Call) -> None:
+        """An adopted call: read back what the dialplan told before we listened (the hotline and tags are
+        channel variables: ivr_flows/variables.py), then pop it again on the agent's desktop."""
+        told = {}
+        for variable in (HOTLINE_VARIABLE, TAGS_VARIABLE):
+            try:
+                reply = await self._action({"Action": "Getvar", "Channel": call.citizen, "Variable": variable})
+            except CallError as exc:   # the call is known anyway; only its hotline or tags stay unknown
+                log.warning("calls: adopted call %s: %s not read: %s", call.id, variable, exc.detail)
+                continue
+            first = reply[0] if isinstance(reply, list) and reply else reply
+            told[variable] = (first.get("Value", "") if first is not None else "") or ""
+        if self.tracker.get(call.id) is call:   # still connected
+            self.tracker.tell(call.id, told.get(HOTLINE_VARIABLE, ""), told.get(TAGS_VARIABLE, ""))
+            self.bus.publish(TOPIC_SCREEN_POP, self.screen_pop(call))
 
     # -- the screen pop ---------------------------------------------------------------------------------
     def hotline_and_tags(self, call: Call) -> tuple[str, tuple[str, ...]]:

@@ -36,6 +36,24 @@ def agent_of(interface: str) -> str:
     return rest.split("@", 1)[0].split("/", 1)[0]
 
 
+def agent_of_channel(channel: str) -> str:
+    """The agent id AgentConnect's Interface would give, from the agent's channel name:
+    ``Local/6002@agents-0000000a;1`` (the shipped ``Local/<agent>@agents/n`` member) or
+    ``PJSIP/6002-0000000a`` (a phone as member: Asterisk appends ``-<8 hex digits>``) -> ``6002``."""
+    agent = agent_of(channel.rsplit(";", 1)[0])
+    head, _, tail = agent.rpartition("-")
+    return head if head and len(tail) == 8 and all(ch in "0123456789abcdef" for ch in tail.lower()) else agent
+
+
+def duration_seconds(text: str) -> float | None:
+    """CoreShowChannel ``Duration`` (``HH:MM:SS``, whole seconds) -> seconds; None when unreadable."""
+    try:
+        hours, minutes, seconds = (int(x) for x in text.split(":"))
+    except ValueError:
+        return None
+    return float(hours * 3600 + minutes * 60 + seconds) if min(hours, minutes, seconds) >= 0 else None
+
+
 @dataclass
 class Call:
     id: str
@@ -358,9 +376,14 @@ class CallTracker:
                 self.by_channel.pop(ch, None)
         return Notice("ended", call, call.transfer)
 
+    def tell(self, call_id: str, hotline: str = "", tags: str = "") -> None:
+        """What the dialplan had told before we listened (read back from the channel: CTI_HOTLINE, CTI_TAGS)."""
+        self._told(call_id, hotline=hotline, tags=tags)
+
     # -- reconnect ---------------------------------------------------------------------------------------
     def reconcile(self, channels, ts: float) -> list[Notice]:
-        """Rebuild from a CoreShowChannels snapshot: drop gone calls, settle transfers whose events were lost."""
+        """Rebuild from a CoreShowChannels snapshot: drop gone calls, settle transfers whose events were lost,
+        adopt the calls connected before we listened (``_adopt``)."""
         present = {c.get("Channel", ""): c for c in channels}
         out: list[Notice] = []
         for call in list(self.calls.values()):
@@ -379,6 +402,43 @@ class CallTracker:
             if t is None or t.done:
                 continue
             out += self._reconcile_transfer(call, t, present, ts)
+        return out + self._adopt(present, ts)
+
+    def _adopt(self, present: dict, ts: float) -> list[Notice]:
+        """Calls connected before this layer listened (a restart, an upgrade, a host back): each citizen
+        channel in Queue() that shares its bridge with exactly one other channel, the agent's. Notice kind
+        ``adopted``; the controller reads the hotline and tags back from the channel (``tell``).
+
+        Estimates, said as such: ``connected_at`` is ``ts`` minus the agent channel's Duration (whole
+        seconds: the agent's leg is created when the queue rings it, so this is up to the ring time early);
+        the wait is unknown (0). Not adopted: a transfer in progress at the restart (a three-way leaves the
+        citizen alone in its bridge or with two others; a one-key transfer takes the citizen out of Queue()),
+        and channels whose Hangup was already heard."""
+        bridges: dict[str, list[dict]] = {}
+        for c in present.values():
+            if c.get("BridgeId"):
+                bridges.setdefault(c["BridgeId"], []).append(c)
+        out: list[Notice] = []
+        for name, c in present.items():
+            cid = c.get("Uniqueid", "")
+            if c.get("Application", "").lower() != "queue" or not cid or cid in self.calls or cid in self._gone:
+                continue
+            others = [o for o in bridges.get(c.get("BridgeId", ""), ()) if o is not c]
+            if len(others) != 1 or others[0].get("Uniqueid", "") in self._gone:
+                continue
+            agent = others[0]
+            duration = duration_seconds(agent.get("Duration", ""))
+            call = Call(cid, name, c.get("Linkedid", "") or cid, c.get("CallerIDNum", ""), c.get("CallerIDName", ""),
+                        queue=c.get("ApplicationData", "").split(",", 1)[0].strip(),
+                        agent=agent_of_channel(agent.get("Channel", "")), agent_channel=agent.get("Channel", ""),
+                        connected_at=ts - duration if duration is not None else None)
+            facts = self._facts.get(cid)
+            if facts is not None:
+                facts.apply(call)
+            self.calls[cid] = call
+            self.by_channel[call.citizen] = cid
+            self.by_channel[call.agent_channel] = cid
+            out.append(Notice("adopted", call))
         return out
 
     def _reconcile_transfer(self, call: Call, t: Transfer, present: dict, ts: float) -> list[Notice]:
