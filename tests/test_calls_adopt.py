@@ -17,6 +17,7 @@ from test_dispositions import sessions_for
 
 from cti.app import Layer
 from cti.calls.part import CallsPart
+from cti.calls.tracker import CallTracker
 from cti.dispositions.part import DispositionsPart
 from ivr_flows.part import FlowsPart
 
@@ -76,3 +77,31 @@ async def test_a_new_layer_adopts_a_connected_call_and_its_agent_can_act_on_it_a
             await until(pending, 10)
             status, body = await get(http, path, desk)
             assert (body["agent"], body["queue"], body["hotline"]) == (after["agent"], after["queue"], after["hotline"]), body
+
+
+# CoreShowChannel frames of one answered call on the real switch (Asterisk 22.10.1, shipped snippets, key 1,
+# agent 6001 as Local/6001@agents/n), the fields the adoption reads
+CITIZEN = {"Channel": "Local/12345@cti-inbound-00000000;2", "Context": "cti-ivr", "Application": "Queue",
+           "ApplicationData": "public,tTc,,,600", "BridgeId": "6a42144d", "Duration": "00:00:06",
+           "CallerIDNum": "13807210001", "CallerIDName": "张三", "Uniqueid": "1796038179.1", "Linkedid": "1796038179.0"}
+AGENT = {"Channel": "Local/6001@agents-00000001;1", "Context": "agents", "Application": "AppQueue",
+         "ApplicationData": "(Outgoing Line)", "BridgeId": "6a42144d", "Duration": "00:01:05",
+         "Uniqueid": "1796038185.2", "Linkedid": "1796038179.0"}
+AGENT_HALF = {"Channel": "Local/6001@agents-00000001;2", "Application": "Answer", "BridgeId": "",
+              "Duration": "00:01:05", "Uniqueid": "1796038185.3", "Linkedid": "1796038179.0"}
+
+
+def test_the_snapshot_of_a_connected_call_is_adopted_with_the_agent_an_agentconnect_would_name():
+    tracker = CallTracker()
+    notices = tracker.reconcile([CITIZEN, AGENT, AGENT_HALF], 1000.0)
+    assert [(n.kind, n.call.id) for n in notices] == [("adopted", "1796038179.1")]
+    call = notices[0].call
+    assert (call.agent, call.agent_channel, call.queue, call.caller, call.caller_name, call.connected_at) == \
+        ("6001", "Local/6001@agents-00000001;1", "public", "13807210001", "张三", 935.0)
+    # a phone as member: PJSIP/6001 rings as PJSIP/6001-0000000a, AgentConnect's Interface says PJSIP/6001
+    phone = CallTracker().reconcile([CITIZEN, {**AGENT, "Channel": "PJSIP/6001-0000000a"}], 1000.0)
+    assert [n.call.agent for n in phone] == ["6001"]
+    # left with a department (the agent dropped off a three-way), or alone (a three-way ringing): not adopted
+    department = {**AGENT, "Channel": "Local/12315@departments-0000000d;1", "Application": "AppDial"}
+    assert CallTracker().reconcile([CITIZEN, department], 1000.0) == []
+    assert CallTracker().reconcile([CITIZEN, {**AGENT, "BridgeId": "other"}], 1000.0) == []

@@ -28,6 +28,7 @@ from cti.calls.transfer import Transfer, leg_base
 IVR_KEEP = 20_000   # IVR session records kept for screen pops (one per recent call)
 HOTLINE_VARIABLE, TAGS_VARIABLE = "CTI_HOTLINE", "CTI_TAGS"   # VarSet names, inheritance underscores stripped
 LINKAGE_EVENT = "CTILinkage"   # UserEvent of the 110 hand-over DID (extensions_cti.conf)
+QUEUE_OUTGOING = "AppQueue"    # CoreShowChannel Application of the leg Queue() dialled to an agent (app_queue.c)
 
 
 def agent_of(interface: str) -> str:
@@ -413,7 +414,8 @@ class CallTracker:
         seconds: the agent's leg is created when the queue rings it, so this is up to the ring time early);
         the wait is unknown (0). Not adopted: a transfer in progress at the restart (a three-way leaves the
         citizen alone in its bridge or with two others; a one-key transfer takes the citizen out of Queue()),
-        and channels whose Hangup was already heard."""
+        a citizen left with a department (a three-way the agent dropped off: that leg is no AppQueue), and
+        channels whose Hangup was already heard."""
         bridges: dict[str, list[dict]] = {}
         for c in present.values():
             if c.get("BridgeId"):
@@ -424,7 +426,10 @@ class CallTracker:
             if c.get("Application", "").lower() != "queue" or not cid or cid in self.calls or cid in self._gone:
                 continue
             others = [o for o in bridges.get(c.get("BridgeId", ""), ()) if o is not c]
-            if len(others) != 1 or others[0].get("Uniqueid", "") in self._gone:
+            # the agent's leg is the queue's outgoing line (AppQueue, seen on the real switch); a department
+            # left alone with the citizen (a three-way handed off) is no agent
+            if len(others) != 1 or others[0].get("Application", "") != QUEUE_OUTGOING or \
+                    others[0].get("Uniqueid", "") in self._gone:
                 continue
             agent = others[0]
             duration = duration_seconds(agent.get("Duration", ""))
