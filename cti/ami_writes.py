@@ -25,7 +25,7 @@ ACTION_CLASS: dict[str, str | None] = {
     "QueueAdd": "agent", "QueueRemove": "agent", "QueuePause": "agent",   # app_queue.c: EVENT_FLAG_AGENT
     "QueueStatus": None, "QueueSummary": None,            # app_queue.c: authority 0
     "CoreShowChannels": "reporting",                      # manager.c: SYSTEM | REPORTING
-    "Getvar": "call",                                     # manager.c: CALL | REPORTING (the switch's identity)
+    "Getvar": "call",                                     # manager.c: CALL | REPORTING (the switch's identity; an adopted call's CTI_HOTLINE, CTI_TAGS)
 }
 
 # Where the layer builds actions: every literal Action key with its name, outside the PBX simulator.
